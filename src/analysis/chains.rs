@@ -1,0 +1,1 @@
+//! Int8 chains and float islands in an ORT-optimized graph.

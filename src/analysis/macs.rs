@@ -1,0 +1,1 @@
+//! Multiply-accumulate counts of compute ops from inferred shapes.

@@ -1,0 +1,1 @@
+//! JSON output (documented in docs/json-output.md).

@@ -1,0 +1,159 @@
+//! Findings, the report that collects them, and renderers that write it to a writer.
+
+pub mod json;
+pub mod text;
+
+use std::fmt;
+use std::io;
+use std::path::PathBuf;
+use std::str::FromStr;
+
+use serde::Serialize;
+
+use crate::graph::Stage;
+
+/// How serious a finding is. Ordered so that `Error` is the greatest.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Info,
+    Warning,
+    Error,
+}
+
+impl Severity {
+    /// The lowercase name used in rule files, options and output.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Warning => "warning",
+            Severity::Error => "error",
+        }
+    }
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Severity {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "info" => Ok(Severity::Info),
+            "warning" => Ok(Severity::Warning),
+            "error" => Ok(Severity::Error),
+            other => Err(format!(
+                "invalid severity `{other}`: expected info, warning or error"
+            )),
+        }
+    }
+}
+
+/// One problem found by one rule.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Finding {
+    pub code: String,
+    pub name: String,
+    pub severity: Severity,
+    pub stage: String,
+    pub path: PathBuf,
+    /// Stable id of the node the finding is about; `None` for model-level findings.
+    pub node: Option<String>,
+    pub op_type: Option<String>,
+    pub message: String,
+    /// What to do about it (the rule's fix).
+    pub help: String,
+    /// Every node involved: the island's nodes, or all nodes of a grouped finding.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub nodes: Vec<String>,
+}
+
+impl Finding {
+    /// The key that output is sorted by: path, stage, node id, code, then message.
+    pub fn sort_key(&self) -> (PathBuf, String, String, String, String) {
+        (
+            self.path.clone(),
+            self.stage.clone(),
+            self.node.clone().unwrap_or_default(),
+            self.code.clone(),
+            self.message.clone(),
+        )
+    }
+}
+
+/// Per-model numbers for the summary table.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct ModelSummary {
+    pub nodes: usize,
+    pub quant_ops: usize,
+    /// Chain sizes, largest first (optimized graphs only).
+    pub chains: Vec<usize>,
+    pub islands: usize,
+    pub macs_quantizable: u64,
+    /// True when some MAC count was a lower bound.
+    pub macs_exact: bool,
+    /// Share of quantizable MACs in int8 kernels (optimized graphs only).
+    pub int8_share: Option<f64>,
+}
+
+/// One input as qlint read it.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct InputReport {
+    pub path: PathBuf,
+    /// Model format (`onnx`, `paddle-program`, `paddle-pir`), when known.
+    pub kind: Option<String>,
+    pub stage: Option<Stage>,
+    /// Why the input could not be linted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    #[serde(skip)]
+    pub summary: Option<ModelSummary>,
+}
+
+impl Serialize for Stage {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+/// Everything one run found.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Report {
+    pub inputs: Vec<InputReport>,
+    pub findings: Vec<Finding>,
+    /// Problems that are not about one input (an unusable `--target-cpu`, say).
+    pub errors: Vec<String>,
+}
+
+impl Report {
+    /// Sorts findings and inputs so that output is deterministic.
+    pub fn sort(&mut self) {
+        self.findings.sort_by_key(Finding::sort_key);
+        self.inputs.sort_by(|a, b| a.path.cmp(&b.path).then(a.stage.cmp(&b.stage)));
+    }
+
+    /// Counts findings of one severity.
+    pub fn count(&self, severity: Severity) -> usize {
+        self.findings.iter().filter(|f| f.severity == severity).count()
+    }
+
+    /// True when an input could not be read or the run had errors of its own.
+    pub fn has_errors(&self) -> bool {
+        !self.errors.is_empty() || self.inputs.iter().any(|i| i.error.is_some())
+    }
+
+    /// The most severe finding, if any.
+    pub fn max_severity(&self) -> Option<Severity> {
+        self.findings.iter().map(|f| f.severity).max()
+    }
+}
+
+/// Writes a report in one output format.
+pub trait Renderer {
+    /// Writes `report` to `out`.
+    fn render(&self, report: &Report, out: &mut dyn io::Write) -> io::Result<()>;
+}

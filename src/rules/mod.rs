@@ -1,0 +1,1 @@
+//! YAML rule packs: schema, validation with file:line:column errors, and evaluation.
