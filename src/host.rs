@@ -17,8 +17,21 @@ pub struct CpuTarget {
 
 /// Flags that qlint reads; a custom list may use only these.
 pub const KNOWN_FLAGS: &[&str] = &[
-    "sse4_1", "avx", "avx2", "fma", "avx512f", "avx512bw", "avx512vl", "avx512_vnni", "avx_vnni",
-    "avx_vnni_int8", "amx_tile", "amx_int8", "amx_bf16", "asimddp", "i8mm",
+    "sse4_1",
+    "avx",
+    "avx2",
+    "fma",
+    "avx512f",
+    "avx512bw",
+    "avx512vl",
+    "avx512_vnni",
+    "avx_vnni",
+    "avx_vnni_int8",
+    "amx_tile",
+    "amx_int8",
+    "amx_bf16",
+    "asimddp",
+    "i8mm",
 ];
 
 const SSE_AVX2: &[&str] = &["sse4_1", "avx", "avx2", "fma"];
@@ -28,7 +41,11 @@ const AVX512: &[&str] = &["avx512f", "avx512bw", "avx512vl"];
 /// vendors' published feature lists for each microarchitecture.
 pub const PROFILES: &[(&str, &str, &[&str])] = &[
     ("haswell", "Intel Haswell (AVX2, no AVX-512, no VNNI)", &[]),
-    ("skylake-sp", "Intel Skylake-SP Xeon (AVX-512, no VNNI)", AVX512),
+    (
+        "skylake-sp",
+        "Intel Skylake-SP Xeon (AVX-512, no VNNI)",
+        AVX512,
+    ),
     (
         "cascadelake",
         "Intel Cascade Lake Xeon (AVX512-VNNI)",
@@ -43,11 +60,21 @@ pub const PROFILES: &[(&str, &str, &[&str])] = &[
         "sapphirerapids",
         "Intel Sapphire Rapids Xeon (AVX512-VNNI, AVX-VNNI, AMX-INT8)",
         &[
-            "avx512f", "avx512bw", "avx512vl", "avx512_vnni", "avx_vnni", "amx_tile", "amx_int8",
+            "avx512f",
+            "avx512bw",
+            "avx512vl",
+            "avx512_vnni",
+            "avx_vnni",
+            "amx_tile",
+            "amx_int8",
             "amx_bf16",
         ],
     ),
-    ("alderlake", "Intel Alder Lake (AVX-VNNI, no AVX-512)", &["avx_vnni"]),
+    (
+        "alderlake",
+        "Intel Alder Lake (AVX-VNNI, no AVX-512)",
+        &["avx_vnni"],
+    ),
     ("zen2", "AMD Zen 2 (AVX2, no VNNI)", &[]),
     ("zen3", "AMD Zen 3 (AVX2, no VNNI)", &[]),
     (
@@ -84,7 +111,11 @@ impl CpuTarget {
             return Ok(CpuTarget::host());
         }
         if let Some((name, _, extra)) = PROFILES.iter().find(|(name, _, _)| *name == spec) {
-            let flags = SSE_AVX2.iter().chain(extra.iter()).map(|f| f.to_string()).collect();
+            let flags = SSE_AVX2
+                .iter()
+                .chain(extra.iter())
+                .map(|f| f.to_string())
+                .collect();
             return Ok(CpuTarget {
                 name: name.to_string(),
                 flags,
@@ -181,6 +212,9 @@ mod tests {
     #[test]
     fn unknown_flag_is_error() {
         let err = CpuTarget::parse("avx9000").err().unwrap_or_default();
-        assert!(err.contains("unknown CPU profile or flag `avx9000`"), "{err}");
+        assert!(
+            err.contains("unknown CPU profile or flag `avx9000`"),
+            "{err}"
+        );
     }
 }

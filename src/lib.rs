@@ -9,6 +9,7 @@ pub mod analysis;
 pub mod error;
 pub mod graph;
 pub mod host;
+pub mod lint;
 pub mod load;
 pub mod report;
 pub mod rules;

@@ -142,7 +142,10 @@ impl GraphBuilder {
                 }
                 Some(id)
             };
-            inputs.push(Port { slot: slot.clone(), tensor });
+            inputs.push(Port {
+                slot: slot.clone(),
+                tensor,
+            });
         }
         let mut outputs = Vec::with_capacity(spec.outputs.len());
         for (slot, name) in &spec.outputs {
@@ -151,7 +154,10 @@ impl GraphBuilder {
             } else {
                 Some(self.output_tensor(name, node_id))
             };
-            outputs.push(Port { slot: slot.clone(), tensor });
+            outputs.push(Port {
+                slot: slot.clone(),
+                tensor,
+            });
         }
         self.nodes.push(Node {
             id: String::new(),
@@ -174,7 +180,11 @@ impl GraphBuilder {
                 let t = &self.tensors[id.0 as usize];
                 let fresh = t.producer.is_none();
                 let untouched = t.consumers.is_empty() && !t.is_constant;
-                if fresh && (!self.versioned || untouched) { Some(id) } else { None }
+                if fresh && (!self.versioned || untouched) {
+                    Some(id)
+                } else {
+                    None
+                }
             }
             None => None,
         };
@@ -215,7 +225,9 @@ impl GraphBuilder {
         for (index, tensor) in graph.tensors.iter().enumerate() {
             if let Some(producer) = tensor.producer {
                 for &consumer in &tensor.consumers {
-                    graph.dag.add_edge(producer, consumer, TensorId(index as u32));
+                    graph
+                        .dag
+                        .add_edge(producer, consumer, TensorId(index as u32));
                 }
             }
         }
@@ -241,7 +253,11 @@ fn assign_ids(nodes: &mut [Node], tensors: &[Tensor]) {
         };
         let count = seen.entry(base.clone()).or_insert(0);
         *count += 1;
-        node.id = if *count == 1 { base } else { format!("{base}#{count}") };
+        node.id = if *count == 1 {
+            base
+        } else {
+            format!("{base}#{count}")
+        };
     }
 }
 
@@ -252,8 +268,14 @@ mod tests {
     fn spec(op: &str, inputs: &[&str], outputs: &[&str]) -> NodeSpec {
         NodeSpec {
             op_type: op.to_string(),
-            inputs: inputs.iter().map(|n| ("X".to_string(), n.to_string())).collect(),
-            outputs: outputs.iter().map(|n| ("Out".to_string(), n.to_string())).collect(),
+            inputs: inputs
+                .iter()
+                .map(|n| ("X".to_string(), n.to_string()))
+                .collect(),
+            outputs: outputs
+                .iter()
+                .map(|n| ("Out".to_string(), n.to_string()))
+                .collect(),
             ..NodeSpec::default()
         }
     }

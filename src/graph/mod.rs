@@ -205,7 +205,10 @@ impl Node {
 
     /// Tensor ids of the inputs bound to `slot` (Paddle), in order.
     pub fn slot_inputs<'a>(&'a self, slot: &'a str) -> impl Iterator<Item = TensorId> + 'a {
-        self.inputs.iter().filter(move |p| p.slot == slot).filter_map(|p| p.tensor)
+        self.inputs
+            .iter()
+            .filter(move |p| p.slot == slot)
+            .filter_map(|p| p.tensor)
     }
 
     /// The tensor at ONNX input position `index`, if present and not omitted.

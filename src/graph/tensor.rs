@@ -94,10 +94,7 @@ impl DataType {
             DataType::Int32 | DataType::UInt32 | DataType::Float32 => Some(4),
             DataType::Int64 | DataType::UInt64 | DataType::Float64 | DataType::Complex64 => Some(8),
             DataType::Complex128 => Some(16),
-            DataType::Int4
-            | DataType::UInt4
-            | DataType::String
-            | DataType::Other(_) => None,
+            DataType::Int4 | DataType::UInt4 | DataType::String | DataType::Other(_) => None,
         }
     }
 
@@ -262,7 +259,9 @@ fn decode_raw(
     let size = dtype
         .size_bytes()
         .ok_or_else(|| PayloadError::Unsupported(dtype.name()))?;
-    let expected = count.checked_mul(size).ok_or_else(|| PayloadError::BadShape(dims.to_vec()))?;
+    let expected = count
+        .checked_mul(size)
+        .ok_or_else(|| PayloadError::BadShape(dims.to_vec()))?;
     if raw.len() != expected {
         return Err(PayloadError::SizeMismatch {
             expected,
@@ -282,12 +281,20 @@ fn decode_raw(
             .map(|c| f16_to_f64(u16::from_le_bytes([c[0], c[1]])))
             .collect(),
         DataType::BFloat16 => chunks
-            .map(|c| f64::from(f32::from_bits(u32::from(u16::from_le_bytes([c[0], c[1]])) << 16)))
+            .map(|c| {
+                f64::from(f32::from_bits(
+                    u32::from(u16::from_le_bytes([c[0], c[1]])) << 16,
+                ))
+            })
             .collect(),
         DataType::Int8 => chunks.map(|c| f64::from(c[0] as i8)).collect(),
         DataType::UInt8 | DataType::Bool => chunks.map(|c| f64::from(c[0])).collect(),
-        DataType::Int16 => chunks.map(|c| f64::from(i16::from_le_bytes([c[0], c[1]]))).collect(),
-        DataType::UInt16 => chunks.map(|c| f64::from(u16::from_le_bytes([c[0], c[1]]))).collect(),
+        DataType::Int16 => chunks
+            .map(|c| f64::from(i16::from_le_bytes([c[0], c[1]])))
+            .collect(),
+        DataType::UInt16 => chunks
+            .map(|c| f64::from(u16::from_le_bytes([c[0], c[1]])))
+            .collect(),
         DataType::Int32 => chunks
             .map(|c| f64::from(i32::from_le_bytes([c[0], c[1], c[2], c[3]])))
             .collect(),
@@ -324,7 +331,10 @@ mod tests {
 
     #[test]
     fn raw_float32_decodes() {
-        let raw: Vec<u8> = [1.5f32, -2.0].iter().flat_map(|v| v.to_le_bytes()).collect();
+        let raw: Vec<u8> = [1.5f32, -2.0]
+            .iter()
+            .flat_map(|v| v.to_le_bytes())
+            .collect();
         let t = TensorData {
             dtype: DataType::Float32,
             dims: vec![2],
