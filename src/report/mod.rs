@@ -1,6 +1,10 @@
 //! Findings, the report that collects them, and renderers that write it to a writer.
 
+mod common;
+#[cfg(test)]
+mod fixture;
 pub mod json;
+mod table;
 pub mod text;
 
 use std::fmt;
@@ -133,12 +137,16 @@ impl Report {
     /// Sorts findings and inputs so that output is deterministic.
     pub fn sort(&mut self) {
         self.findings.sort_by_key(Finding::sort_key);
-        self.inputs.sort_by(|a, b| a.path.cmp(&b.path).then(a.stage.cmp(&b.stage)));
+        self.inputs
+            .sort_by(|a, b| a.path.cmp(&b.path).then(a.stage.cmp(&b.stage)));
     }
 
     /// Counts findings of one severity.
     pub fn count(&self, severity: Severity) -> usize {
-        self.findings.iter().filter(|f| f.severity == severity).count()
+        self.findings
+            .iter()
+            .filter(|f| f.severity == severity)
+            .count()
     }
 
     /// True when an input could not be read or the run had errors of its own.
