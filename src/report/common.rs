@@ -1,7 +1,7 @@
 //! Pieces of output that several formats share: deterministic order, node locations, path
 //! spellings and count phrases.
 
-use std::path::Path;
+use std::path::{Component, Path};
 
 use super::{Finding, InputReport, Report};
 
@@ -40,6 +40,29 @@ pub(crate) fn display_path(path: &Path) -> String {
     path.to_string_lossy().into_owned()
 }
 
+/// Formats a path with `/` between components on every platform, for GitHub annotations and
+/// SARIF fingerprints.
+pub(crate) fn slash_path(path: &Path) -> String {
+    let mut text = String::new();
+    for component in path.components() {
+        match component {
+            Component::Prefix(prefix) => text.push_str(&prefix.as_os_str().to_string_lossy()),
+            Component::RootDir => text.push('/'),
+            Component::CurDir => push_segment(&mut text, "."),
+            Component::ParentDir => push_segment(&mut text, ".."),
+            Component::Normal(name) => push_segment(&mut text, &name.to_string_lossy()),
+        }
+    }
+    text
+}
+
+fn push_segment(text: &mut String, segment: &str) {
+    if !text.is_empty() && !text.ends_with('/') {
+        text.push('/');
+    }
+    text.push_str(segment);
+}
+
 /// Describes where a finding sits: `node (OpType)`, just `node`, or `None` for the model.
 pub(crate) fn node_label(finding: &Finding) -> Option<String> {
     let node = finding.node.as_deref()?;
@@ -47,6 +70,14 @@ pub(crate) fn node_label(finding: &Finding) -> Option<String> {
         Some(op_type) => format!("{node} ({op_type})"),
         None => node.to_string(),
     })
+}
+
+/// Prefixes the message with the node location when there is one: `node (OpType): message`.
+pub(crate) fn message_with_node(finding: &Finding) -> String {
+    match node_label(finding) {
+        Some(location) => format!("{location}: {}", finding.message),
+        None => finding.message.clone(),
+    }
 }
 
 /// Lists node ids, cut after [`NODE_LIST_LIMIT`] with a count of the rest.
@@ -107,6 +138,14 @@ mod tests {
         assert_eq!(count_noun(0, "error"), "0 errors");
         assert_eq!(count_noun(1, "info"), "1 info");
         assert_eq!(count_noun(2, "warning"), "2 warnings");
+    }
+
+    #[test]
+    fn slash_path_joins_components() {
+        assert_eq!(slash_path(Path::new("a/b/c.onnx")), "a/b/c.onnx");
+        assert_eq!(slash_path(Path::new("/abs/./m.onnx")), "/abs/m.onnx");
+        assert_eq!(slash_path(Path::new("./m.onnx")), "./m.onnx");
+        assert_eq!(slash_path(Path::new("../up/m.onnx")), "../up/m.onnx");
     }
 
     #[test]
