@@ -1,6 +1,14 @@
 //! Findings, the report that collects them, and renderers that write it to a writer.
 
+mod common;
+#[cfg(test)]
+mod fixture;
+pub mod github;
 pub mod json;
+pub mod junit;
+pub mod sarif;
+mod sarif_location;
+mod table;
 pub mod text;
 
 use std::fmt;
@@ -160,4 +168,53 @@ impl Report {
 pub trait Renderer {
     /// Writes `report` to `out`.
     fn render(&self, report: &Report, out: &mut dyn io::Write) -> io::Result<()>;
+}
+
+/// Format names that [`renderer`] accepts.
+pub const FORMATS: [&str; 5] = ["text", "json", "sarif", "github", "junit"];
+
+/// Returns the renderer for an output format name, or `None` for an unknown name.
+///
+/// `color` applies to the text format only. JSON is indented for reading.
+pub fn renderer(format: &str, color: bool) -> Option<Box<dyn Renderer>> {
+    let renderer: Box<dyn Renderer> = match format {
+        "text" => Box::new(text::TextRenderer { color }),
+        "json" => Box::new(json::JsonRenderer { pretty: true }),
+        "sarif" => Box::new(sarif::SarifRenderer),
+        "github" => Box::new(github::GithubRenderer),
+        "junit" => Box::new(junit::JunitRenderer),
+        _ => return None,
+    };
+    Some(renderer)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renderer_known_formats() {
+        for format in FORMATS {
+            assert!(renderer(format, false).is_some(), "{format}");
+        }
+    }
+
+    #[test]
+    fn renderer_unknown_format_is_none() {
+        assert!(renderer("xml", false).is_none());
+        assert!(renderer("TEXT", false).is_none());
+    }
+
+    #[test]
+    fn renderer_text_honors_color() {
+        let report = fixture::sample_report();
+        let render = |color: bool| {
+            let mut out = Vec::new();
+            let result = renderer("text", color).map(|r| r.render(&report, &mut out));
+            assert!(matches!(result, Some(Ok(()))), "{result:?}");
+            out
+        };
+        assert!(render(true).contains(&0x1b));
+        assert!(!render(false).contains(&0x1b));
+    }
 }
