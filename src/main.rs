@@ -1,3 +1,189 @@
 //! The `qlint` binary: parses arguments, calls the library, maps the outcome to an exit code.
 
-fn main() {}
+mod cli;
+
+use std::fs::File;
+use std::io::{self, BufWriter, IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, anyhow, bail};
+use clap::Parser;
+
+use cli::{Cli, ColorChoice, Level};
+use qlint::host::CpuTarget;
+use qlint::lint::{LintOptions, lint};
+use qlint::report::{self, Severity};
+use qlint::rules::{self, Config, RuleSet};
+
+/// Findings at or above `--fail-on`.
+const EXIT_FINDINGS: u8 = 1;
+/// Usage, config or input errors.
+const EXIT_ERROR: u8 = 2;
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                ExitCode::from(EXIT_ERROR)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
+    match run(&cli) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("qlint: error: {e:#}");
+            ExitCode::from(EXIT_ERROR)
+        }
+    }
+}
+
+fn run(cli: &Cli) -> Result<u8> {
+    let config = load_config(cli)?;
+    let rules = load_rules(cli, &config)?;
+    let stdout = io::stdout();
+    if cli.list_rules {
+        let ascii = !stdout.is_terminal();
+        stdout
+            .lock()
+            .write_all(rules::docs::list(&rules, ascii).as_bytes())?;
+        return Ok(0);
+    }
+    if let Some(code) = &cli.explain {
+        let rule = rules.find(code).ok_or_else(|| {
+            anyhow!("unknown rule code `{code}`: run `qlint --list-rules` to see every code")
+        })?;
+        stdout
+            .lock()
+            .write_all(rules::docs::explain(rule).as_bytes())?;
+        return Ok(0);
+    }
+    if cli.paths.is_empty() && cli.optimized.is_empty() {
+        bail!("no input: pass a model file or directory, or --optimized FILE (see qlint --help)");
+    }
+    let cpu_spec = cli
+        .target_cpu
+        .as_deref()
+        .or(config.target_cpu.as_deref())
+        .unwrap_or("host");
+    let cpu = CpuTarget::parse(cpu_spec).map_err(|e| anyhow!("invalid --target-cpu: {e}"))?;
+    let options = LintOptions {
+        paths: cli.paths.clone(),
+        optimized: cli.optimized.clone(),
+        cpu,
+        provider: cli
+            .provider
+            .clone()
+            .or(config.provider.clone())
+            .unwrap_or_else(|| "cpu".into()),
+        select: [config.select.clone(), cli.select.clone()].concat(),
+        ignore: [config.ignore.clone(), cli.ignore.clone()].concat(),
+    };
+    let report = lint(&rules, &options);
+    write_report(cli, &report)?;
+    let fail_on = match cli.fail_on {
+        Some(Level::Info) => Severity::Info,
+        Some(Level::Warning) => Severity::Warning,
+        Some(Level::Error) => Severity::Error,
+        None => config.fail_on.unwrap_or(Severity::Error),
+    };
+    Ok(exit_code(&report, fail_on))
+}
+
+/// 2 when an input could not be read (even with findings), else 1 when a finding is at or
+/// above `fail_on`, else 0.
+fn exit_code(report: &report::Report, fail_on: Severity) -> u8 {
+    if report.has_errors() {
+        EXIT_ERROR
+    } else if report.max_severity().is_some_and(|s| s >= fail_on) {
+        EXIT_FINDINGS
+    } else {
+        0
+    }
+}
+
+fn load_config(cli: &Cli) -> Result<Config> {
+    if cli.no_config {
+        return Ok(Config::default());
+    }
+    let path: Option<PathBuf> = match &cli.config {
+        Some(path) => Some(path.clone()),
+        None => std::env::current_dir()
+            .ok()
+            .and_then(|dir| rules::find_config(&dir)),
+    };
+    match path {
+        Some(path) => Ok(rules::load_config(&path)?),
+        None => Ok(Config::default()),
+    }
+}
+
+fn load_rules(cli: &Cli, config: &Config) -> Result<RuleSet> {
+    let packs: Vec<PathBuf> = config
+        .rules
+        .iter()
+        .chain(&cli.rule_packs)
+        .cloned()
+        .collect();
+    let mut rules = RuleSet::with_extra_packs(&packs)?;
+    let config_name = || {
+        config
+            .path
+            .as_ref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|| ".qlint.yaml".into())
+    };
+    for (name, value) in &config.thresholds {
+        rules
+            .set_threshold(name, *value)
+            .map_err(|e| anyhow!("{}: {e}", config_name()))?;
+    }
+    for (code, level) in &config.severity {
+        rules
+            .set_severity(code, *level)
+            .map_err(|e| anyhow!("{}: {e}", config_name()))?;
+    }
+    for entry in &cli.severity {
+        let (code, level) = entry
+            .split_once('=')
+            .ok_or_else(|| anyhow!("invalid --severity `{entry}`: expected CODE=LEVEL"))?;
+        let level: Severity = level
+            .trim()
+            .parse()
+            .map_err(|e| anyhow!("--severity: {e}"))?;
+        rules
+            .set_severity(code.trim(), level)
+            .map_err(|e| anyhow!("--severity: {e}"))?;
+    }
+    Ok(rules)
+}
+
+fn write_report(cli: &Cli, report: &report::Report) -> Result<()> {
+    let to_terminal = cli.output.is_none() && io::stdout().is_terminal();
+    let color = match cli.color {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => to_terminal && std::env::var_os("NO_COLOR").is_none(),
+    };
+    let renderer = report::renderer(cli.format.as_str(), color)
+        .ok_or_else(|| anyhow!("unsupported format `{}`", cli.format.as_str()))?;
+    match &cli.output {
+        Some(path) => {
+            let file = File::create(path)
+                .with_context(|| format!("cannot write report to {}", path.display()))?;
+            let mut out = BufWriter::new(file);
+            renderer.render(report, &mut out)?;
+            out.flush()?;
+        }
+        None => {
+            let mut out = io::stdout().lock();
+            renderer.render(report, &mut out)?;
+            out.flush()?;
+        }
+    }
+    Ok(())
+}

@@ -28,7 +28,7 @@ impl OpSet {
     }
 }
 
-/// How a string is matched.
+/// A string matcher for op types and domains.
 #[derive(Clone, Debug)]
 pub enum Matcher {
     Exact(String),
@@ -126,7 +126,7 @@ pub struct Rule {
 }
 
 impl Rule {
-    /// The severity used when no case applies: the fixed level or the last case's level.
+    /// Returns the level used when no case applies: the fixed level or the last case's level.
     pub fn default_severity(&self) -> Severity {
         match &self.severity {
             SeverityRule::Fixed(s) => *s,

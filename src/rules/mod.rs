@@ -6,6 +6,7 @@
 
 mod compile;
 mod config;
+pub mod docs;
 mod eval;
 mod schema;
 mod template;
