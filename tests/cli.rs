@@ -1,5 +1,12 @@
 //! The `qlint` binary: exit codes, output formats, bad inputs, rule documentation.
 
+#![allow(
+    clippy::panic,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a test fails by panicking"
+)]
+
 mod common;
 
 use assert_cmd::Command;

@@ -1,6 +1,13 @@
 //! ONNX loader on files written by the test: external data next to the model, hostile
 //! external data locations, and inputs that are not ONNX models at all.
 
+#![allow(
+    clippy::panic,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a test fails by panicking"
+)]
+
 use std::fs;
 use std::path::{Path, PathBuf};
 

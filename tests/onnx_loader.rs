@@ -2,6 +2,13 @@
 //! graphs that ONNX Runtime 1.32.0 saved after optimization. Expected node counts come from the
 //! corpus manifest, which the `onnx` Python package computed independently of qlint.
 
+#![allow(
+    clippy::panic,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a test fails by panicking"
+)]
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 

@@ -1,5 +1,12 @@
 //! Rules on ORT-optimized graphs (QL301-QL306) on files written by ONNX Runtime 1.32.
 
+#![allow(
+    clippy::panic,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a test fails by panicking"
+)]
+
 mod common;
 
 use common::{corpus, lint_corpus, lint_paths, with_code};

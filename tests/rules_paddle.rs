@@ -1,5 +1,12 @@
 //! Paddle-stage rules (QL101-QL104) on real PaddleSlim programs.
 
+#![allow(
+    clippy::panic,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a test fails by panicking"
+)]
+
 mod common;
 
 use common::{codes, lint_corpus, lint_paths, testdata, with_code};
