@@ -102,7 +102,7 @@ pub struct ModelSummary {
     pub chains: Vec<usize>,
     pub islands: usize,
     pub macs_quantizable: u64,
-    /// True when some MAC count was a lower bound.
+    /// False when some MAC count was a lower bound, so the share is an estimate.
     pub macs_exact: bool,
     /// Share of quantizable MACs in int8 kernels (optimized graphs only).
     pub int8_share: Option<f64>,

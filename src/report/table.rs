@@ -102,8 +102,6 @@ fn chains_cell(stage: Option<Stage>, chains: &[usize]) -> String {
 
 /// Formats the int8 share of quantizable MACs as a percentage, `~` in front when a MAC count was
 /// only a lower bound, and `-` when the share was not computed.
-// NOTE: `ModelSummary::macs_exact` is documented as "true when some MAC count was a lower
-// bound", which contradicts its name. This code follows the name: `false` marks an estimate.
 fn int8_share_cell(summary: &ModelSummary) -> String {
     let Some(share) = summary.int8_share else {
         return "-".to_string();
