@@ -28,11 +28,11 @@ const COMBINED_PARAMS_NAMES: [&str; 2] = ["__params__", "params"];
 pub fn load(path: &Path) -> Result<Model, LoadError> {
     let data = map_file(path)?;
     let program = ProgramDesc::decode(data)
-        .map_err(|e| LoadError::new(path, format!("not a valid Paddle ProgramDesc: {e}")))?;
+        .map_err(|e| LoadError::new(path, format!("invalid Paddle ProgramDesc: {e}")))?;
     if program.blocks.is_empty() {
         return Err(LoadError::new(
             path,
-            "not a valid Paddle ProgramDesc: it has no blocks",
+            "invalid Paddle ProgramDesc: it has no blocks",
         ));
     }
     let expected = parameters(path, &program)?;
@@ -50,7 +50,7 @@ pub fn load(path: &Path) -> Result<Model, LoadError> {
     })
 }
 
-/// True for a persistable variable that has a record in the parameter file (Paddle2ONNX
+/// Returns true for a persistable variable that has a record in the parameter file (Paddle2ONNX
 /// `GetParamNames`: feed, fetch, reader and raw variables are excluded).
 fn is_parameter(var: &VarDesc) -> bool {
     let excluded = [
@@ -134,7 +134,7 @@ fn load_params(
     Ok(values)
 }
 
-/// `<stem>.pdiparams`, else `__params__` or `params` beside the program, if one is a file.
+/// Returns `<stem>.pdiparams`, else `__params__` or `params` beside the program, if one is a file.
 fn combined_params_path(path: &Path) -> Option<PathBuf> {
     let beside = sibling_with_extension(path, "pdiparams");
     let named = COMBINED_PARAMS_NAMES
