@@ -35,11 +35,20 @@ fn main() -> ExitCode {
     };
     match run(&cli) {
         Ok(code) => ExitCode::from(code),
+        // A closed pipe (`qlint ... | head`) is the reader's choice, not an error.
+        Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("qlint: error: {e:#}");
             ExitCode::from(EXIT_ERROR)
         }
     }
+}
+
+fn is_broken_pipe(error: &anyhow::Error) -> bool {
+    error
+        .chain()
+        .filter_map(|e| e.downcast_ref::<io::Error>())
+        .any(|e| e.kind() == io::ErrorKind::BrokenPipe)
 }
 
 fn run(cli: &Cli) -> Result<u8> {

@@ -111,14 +111,16 @@ impl Ctx<'_> {
         let graph = &self.model.graph;
         let (node, op_type, nodes) = match subject {
             Subject::Model => (None, None, Vec::new()),
-            Subject::Node(n) => {
+            // A grouped finding is about an op type, so it names no single node.
+            Subject::Node(n) if !group.is_empty() => {
                 let ids = group.iter().map(|&g| graph.node(g).id.clone()).collect();
-                (
-                    Some(graph.node(n).id.clone()),
-                    Some(graph.node(n).qualified_op()),
-                    ids,
-                )
+                (None, Some(graph.node(n).qualified_op()), ids)
             }
+            Subject::Node(n) => (
+                Some(graph.node(n).id.clone()),
+                Some(graph.node(n).qualified_op()),
+                Vec::new(),
+            ),
             Subject::Island(i) => {
                 let members = &self.facts.islands[i].nodes;
                 let ids = members.iter().map(|&g| graph.node(g).id.clone()).collect();
