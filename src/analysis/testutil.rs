@@ -144,12 +144,6 @@ impl Net {
         self
     }
 
-    /// Marks a graph output.
-    pub fn output(&mut self, name: &str) -> &mut Self {
-        self.builder.mark_output(name);
-        self
-    }
-
     /// Finishes the model.
     pub fn model(self, stage: Stage) -> Model {
         Model {
