@@ -1,21 +1,84 @@
 //! Paddle loaders: ProgramDesc protobuf, Paddle 3 PIR JSON and `.pdiparams` records.
+//!
+//! Both program formats become one [`Model`] built with [`crate::graph::GraphBuilder`]:
+//! parameters are constant tensors whose values are slices of the memory-mapped parameter file,
+//! `feed`/`data` outputs are the graph inputs and `fetch` inputs the graph outputs.
 
-use std::path::Path;
+mod params;
+mod pir;
+mod pir_reader;
+#[cfg(test)]
+mod pir_tests;
+mod pir_values;
+mod program;
+mod program_attrs;
+#[cfg(test)]
+mod program_tests;
+mod proto;
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+use bytes::Bytes;
 
 use crate::error::LoadError;
 use crate::graph::Model;
 
 /// Loads a ProgramDesc file (`*.pdmodel`, `__model__`, `model`) and the parameters beside it.
+///
+/// Parameters come from `<stem>.pdiparams`, else `__params__` or `params` in the same
+/// directory, else one file per parameter (the Fluid 1.x "separate" layout). Without any of
+/// these the graph is loaded without constant values. A parameter file that does not match
+/// the program is an error naming that file.
 pub fn load_program(path: &Path) -> Result<Model, LoadError> {
-    Err(LoadError::new(path, "the Paddle loader is not built yet"))
+    program::load(path)
 }
 
-/// Loads a Paddle 3 PIR JSON program and the parameters beside it.
+/// Loads a Paddle 3 PIR JSON program and the `<stem>.pdiparams` beside it, if present.
 pub fn load_pir(path: &Path) -> Result<Model, LoadError> {
-    Err(LoadError::new(path, "the PIR loader is not built yet"))
+    pir::load(path)
 }
 
 /// Returns true when `path` is a JSON file whose `base_code.magic` is `pir`.
+///
+/// A file that is not JSON, or JSON without that marker, gives `Ok(false)`. Read errors and
+/// files over the JSON size limit (1 GiB) are errors.
 pub fn is_pir_json(path: &Path) -> Result<bool, LoadError> {
-    Err(LoadError::new(path, "the PIR loader is not built yet"))
+    pir::is_pir_json(path)
+}
+
+/// Memory-maps a whole file, rejecting empty files.
+fn map_file(path: &Path) -> Result<Bytes, LoadError> {
+    let file =
+        File::open(path).map_err(|e| LoadError::new(path, format!("failed to open: {e}")))?;
+    let len = file
+        .metadata()
+        .map_err(|e| LoadError::new(path, format!("failed to read file metadata: {e}")))?
+        .len();
+    if len == 0 {
+        return Err(LoadError::new(path, "the file is empty"));
+    }
+    let map = map_readonly(&file)
+        .map_err(|e| LoadError::new(path, format!("failed to memory-map: {e}")))?;
+    Ok(Bytes::from_owner(map))
+}
+
+#[expect(
+    unsafe_code,
+    reason = "memmap2 can only map a file through an unsafe constructor"
+)]
+fn map_readonly(file: &File) -> std::io::Result<memmap2::Mmap> {
+    // SAFETY: the map is read-only and qlint never writes to model files. If another process
+    // truncated or rewrote the file while qlint runs, the bytes under the map would change.
+    // qlint treats model files as inputs that stay unchanged while it reads them.
+    unsafe { memmap2::Mmap::map(file) }
+}
+
+/// Returns `<dir>/<stem>.<extension>` for a model file path.
+fn sibling_with_extension(path: &Path, extension: &str) -> Option<PathBuf> {
+    let stem = path.file_stem()?;
+    let mut name = stem.to_os_string();
+    name.push(".");
+    name.push(extension);
+    Some(path.with_file_name(name))
 }
