@@ -6,10 +6,10 @@
 //! size counts the quantized compute ops only. QuantizeLinear and DequantizeLinear are never
 //! chain members.
 //!
-//! An island is a maximal connected set of float nodes (not QuantizeLinear/DequantizeLinear, not
-//! integer, not computed from constants alone) that is entered from a DequantizeLinear whose
-//! input is an activation and left through a QuantizeLinear: a place where int8 data is
-//! dequantized, processed in float and quantized again. Islands are computed for ONNX graphs
+//! An island is a maximal connected set of float nodes that is entered from a DequantizeLinear
+//! whose input is an activation and left through a QuantizeLinear. Float nodes here exclude
+//! QuantizeLinear/DequantizeLinear, integer nodes and nodes computed from constants alone. An
+//! island is where int8 data is dequantized, processed in float and quantized again. Islands are computed for ONNX graphs
 //! only; Paddle programs keep every op float between their quantize ops.
 
 use std::collections::BTreeSet;
@@ -273,7 +273,7 @@ impl DisjointSets {
         }
     }
 
-    /// The groups of the selected elements, each sorted, ordered by their first element.
+    /// Returns the groups of the selected elements, each sorted, ordered by their first element.
     fn groups(&mut self, selected: impl Fn(usize) -> bool) -> Vec<Vec<usize>> {
         let count = self.parent.len();
         let mut by_root: Vec<Vec<usize>> = vec![Vec::new(); count];

@@ -65,6 +65,7 @@ fn model_facts(facts: &mut FactMap, model: &Model) {
     {
         put(facts, "opset", Value::Num(opset as f64));
     }
+
     put(facts, "nodes.count", num(model.graph.node_count()));
     put(
         facts,
@@ -82,6 +83,7 @@ fn model_facts(facts: &mut FactMap, model: &Model) {
         "legacy_fake_quant.count",
         num(count_nodes(model, quant::is_paddle_legacy_fake_quant)),
     );
+
     let layout: Vec<String> = model
         .graph
         .dag
@@ -91,6 +93,7 @@ fn model_facts(facts: &mut FactMap, model: &Model) {
         .collect();
     put(facts, "layout_ops.count", num(layout.len()));
     put(facts, "layout_ops.list", Value::Str(op_summary(layout)));
+
     let fingerprint = model.format == ModelFormat::Onnx && quant::has_ort_fingerprint(&model.meta);
     put(facts, "ort_fingerprint", Value::Bool(fingerprint));
 }

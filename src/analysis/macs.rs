@@ -1,7 +1,7 @@
 //! Multiply-accumulate counts of compute ops from inferred shapes.
 //!
 //! Convolution: `N·H_out·W_out·C_out·(C_in/group)·k_h·k_w`, computed as the output element count
-//! times the weight's per-output-channel size (`prod(W.dims[1..])`), which holds for every layout.
+//! times the weight's per-output-channel size (`prod(W.dims[1..])`), which is correct for every layout.
 //! ConvTranspose: input element count times `prod(W.dims[1..])`. MatMul: `batch·M·K·N`, Gemm:
 //! `M·K·N`, both as output element count times `K`. Counts saturate at `u64::MAX`.
 
@@ -111,7 +111,7 @@ pub fn node_macs(graph: &Graph, inferred: &Inferred, id: NodeId) -> NodeMacs {
     } else if node.domain == MS_DOMAIN && UNMODELLED.contains(&node.op_type.as_str()) {
         // NOTE: attention, LSTM and float8/4-bit GEMM contrib ops are counted as unknown.
         Some(None)
-    } else if node.domain.is_empty()
+    } else if quant::is_paddle_domain(&node.domain)
         && quant::PADDLE_FLOAT_COMPUTE.contains(&quant::paddle_op(&node.op_type))
     {
         Some(paddle_macs(inferred, node))
@@ -187,7 +187,7 @@ fn keeps_nchwc_channels(node: &Node) -> bool {
         )
 }
 
-/// The real output channel count of an NCHWc Conv, read from the `channels` attribute of the
+/// Returns the real output channel count of an NCHWc Conv, read from the `channels` attribute of the
 /// ReorderOutput that its output (possibly through channel-preserving ops) reaches.
 fn nchwc_channels(graph: &Graph, node: &Node) -> Option<i64> {
     let mut queue: Vec<TensorId> = node.output(0).into_iter().collect();
@@ -222,7 +222,7 @@ fn matmul_macs(
     Some(output_count(inferred, node)?.saturating_mul(to_u64(k)?))
 }
 
-/// The reduction dim of the left operand of a matrix product.
+/// Returns the reduction dim of the left operand of a matrix product.
 fn shared_dim(a: &[i64], trans_a: bool, gemm: bool) -> Option<i64> {
     let rank = a.len();
     if gemm && rank != 2 {
@@ -236,7 +236,8 @@ fn shared_dim(a: &[i64], trans_a: bool, gemm: bool) -> Option<i64> {
     }
 }
 
-/// The tensor bound to a Paddle slot; PIR programs without slot names are read by position.
+/// Returns the tensor bound to a Paddle slot. PIR programs have no slot names, so their ports
+/// are read by position.
 fn paddle_port(ports: &[Port], slot: &str, position: usize) -> Option<TensorId> {
     if ports.iter().any(|p| !p.slot.is_empty()) {
         ports.iter().find(|p| p.slot == slot).and_then(|p| p.tensor)
@@ -264,7 +265,7 @@ fn paddle_macs(inferred: &Inferred, node: &Node) -> Option<u64> {
             product(input("Input", 0)?)?.saturating_mul(product(input("Filter", 1)?.get(1..)?)?),
         ),
         "matmul_v2" | "matmul" => {
-            let trans = paddle_flag(node, &["trans_x", "transpose_X"]);
+            let trans = paddle_flag(node, &["trans_x", "transpose_X", "transpose_x"]);
             let k = shared_dim(input("X", 0)?, trans, false)?;
             Some(out()?.saturating_mul(to_u64(k)?))
         }

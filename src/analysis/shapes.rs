@@ -11,12 +11,17 @@
 //! the op, leave that op's outputs unknown (`None`), and later ops see them as unknown.
 
 mod conv;
+mod layouts;
+mod matmul;
 mod ops;
+mod reduce;
+mod slice;
 mod tensor_ops;
 
 use std::collections::HashMap;
 
-pub use conv::{ConvOperands, Layout, MatMulOperands, conv_operands, matmul_operands};
+pub use conv::{ConvOperands, Layout, conv_operands};
+pub use matmul::{MatMulOperands, matmul_operands, matmul_shape};
 pub use tensor_ops::numel;
 
 use petgraph::algo::toposort;

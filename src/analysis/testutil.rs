@@ -15,7 +15,7 @@ pub struct Net {
 }
 
 impl Net {
-    /// An ONNX graph.
+    /// Starts an ONNX graph.
     pub fn onnx() -> Self {
         Net {
             builder: GraphBuilder::ssa(),
@@ -23,7 +23,7 @@ impl Net {
         }
     }
 
-    /// A Paddle program, whose variables may be written more than once.
+    /// Starts a Paddle program, whose variables may be written more than once.
     pub fn paddle() -> Self {
         Net {
             builder: GraphBuilder::versioned(),

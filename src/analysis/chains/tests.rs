@@ -56,6 +56,7 @@ fn leaky_style_graph_is_one_chain() {
         .op("GlobalAveragePool", &["d"], &["out"], &[]);
     let model = net.model(Stage::Optimized);
     let analysis = analyze(&model, &infer(&model));
+
     assert_eq!(analysis.chains.len(), 1);
     assert_eq!(analysis.chains[0].size, 3);
     assert_eq!(
@@ -96,12 +97,14 @@ fn relu_between_chains_is_an_island() {
     qconv(&mut net, "t", "c1");
     let model = net.model(Stage::Optimized);
     let analysis = analyze(&model, &infer(&model));
+
     let sizes: Vec<usize> = analysis.chains.iter().map(|c| c.size).collect();
     assert_eq!(sizes, vec![1, 1]);
     assert_eq!(
         ids(&model, &analysis.chains[1].nodes),
         vec!["Transpose(t)", "QLinearConv(c1)"]
     );
+
     assert_eq!(analysis.islands.len(), 1);
     let island = &analysis.islands[0];
     assert_eq!(ids(&model, &island.nodes), vec!["Relu(r)"]);

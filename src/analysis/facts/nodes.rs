@@ -118,7 +118,7 @@ fn output_quantization(facts: &mut FactMap, graph: &Graph, inferred: &Inferred, 
     }
 }
 
-/// The first element of a constant (a scalar or per-axis zero point), decoded on its own so that
+/// Decodes the first element of a constant (a scalar or per-axis zero point) on its own, so that
 /// a large tensor is not read in full.
 fn first_value(graph: &Graph, tensor: TensorId) -> Option<i64> {
     let data = graph.constant(tensor)?;
@@ -166,7 +166,7 @@ fn paddle_slot(ports: &[Port], slot: &str, position: usize) -> Option<TensorId> 
 }
 
 /// Paddle `quantize_linear` is signed and symmetric: its codes span
-/// `[-2^(bits-1), 2^(bits-1) - 1]` unless `qmin` says otherwise.
+/// `[-2^(bits-1), 2^(bits-1) - 1]` unless a `qmin` attribute sets another minimum.
 fn paddle_output_quant(graph: &Graph, q: &Node) -> OutputQuant {
     let bits = q.attr("bit_length").and_then(Attr::as_i64).unwrap_or(8);
     let valid = (2..=32).contains(&bits);

@@ -39,12 +39,14 @@ fn relu_island() -> Model {
     net.model(Stage::Optimized)
 }
 
-fn node<'f>(facts: &'f Facts, model: &Model, id: &str) -> &'f FactMap {
-    let index = model.graph.find_node(id).map_or(usize::MAX, |n| n.index());
-    facts
-        .nodes
-        .get(index)
-        .unwrap_or_else(|| panic!("no node {id}"))
+fn node(facts: &Facts, model: &Model, id: &str) -> FactMap {
+    let found = model
+        .graph
+        .find_node(id)
+        .and_then(|n| facts.nodes.get(n.index()))
+        .cloned();
+    assert!(found.is_some(), "no node {id}");
+    found.unwrap_or_default()
 }
 
 #[test]
@@ -105,6 +107,7 @@ fn relu_output_zero_point_is_not_at_min() {
     assert_eq!(relu.get("island.ops"), Some(&Value::Str("Relu×1".into())));
     assert_eq!(relu.get("quantized_input"), Some(&Value::Bool(true)));
     assert_eq!(relu.get("param_input"), Some(&Value::Bool(false)));
+
     let conv = node(&facts, &model, "QLinearConv(c0)");
     assert_eq!(
         conv.get("int8_inputs"),
@@ -116,6 +119,7 @@ fn relu_output_zero_point_is_not_at_min() {
     assert_eq!(conv.get("in_island"), Some(&Value::Bool(false)));
     assert!(!conv.contains_key("island.ops"));
     assert!(!conv.contains_key("output_zero_point"));
+
     let island = facts
         .islands
         .first()
@@ -174,6 +178,7 @@ fn paddle_observer_only_does_not_quantize() {
         );
     let model = net.model(Stage::Paddle);
     let facts = compute(&model, &cpu(), "cpu");
+
     let first = node(&facts, &model, "relu(a)");
     let second = node(&facts, &model, "relu(b)");
     assert_eq!(first.get("quantized_input"), Some(&Value::Bool(false)));

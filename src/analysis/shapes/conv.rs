@@ -1,17 +1,13 @@
-//! Inference for convolutions, pools and matrix products in their ONNX, contrib, NCHWc and NHWC
-//! forms.
+//! Inference for convolutions and pools in their ONNX, contrib, NCHWc and NHWC forms.
 //!
-//! Layouts, as ORT 1.32.0 writes them (checked on the ORT_ENABLE_ALL files of the qlint corpus):
-//! `com.microsoft::QLinearConv` with `channels_last=1` reads and writes NHWC and keeps its
-//! weight in OIHW; `com.microsoft::NhwcMaxPool` is NHWC. NCHWc tensors are 4-D
-//! `[N, C padded to the block size, H, W]`; `ReorderInput` converts NCHW (or NHWC with
-//! `channels_last=1`) into that form and `ReorderOutput` converts back to its `channels`
-//! attribute (the true channel count).
+//! As ORT 1.32.0 writes them (checked on the ORT_ENABLE_ALL files of the qlint corpus),
+//! `com.microsoft::QLinearConv` with `channels_last=1` reads and writes NHWC and keeps its weight
+//! in OIHW, and `com.microsoft::NhwcMaxPool` is NHWC.
 
 use crate::analysis::quant::{self, INTERNAL_NHWC_DOMAIN, MS_DOMAIN, NCHWC_DOMAIN};
 use crate::graph::{DataType, Node};
 
-use super::ops::{Ctx, Out, attr_floats, attr_i64, attr_ints, attr_str, broadcast};
+use super::ops::{Ctx, Out, attr_i64, attr_ints, attr_str};
 
 /// Position of the channel dim.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -105,44 +101,6 @@ pub fn conv_operands(node: &Node) -> Option<ConvOperands> {
         w,
         transposed,
         layout: Layout::of(node),
-    })
-}
-
-/// Input positions and transposition flags of a matrix product.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct MatMulOperands {
-    pub a: usize,
-    pub b: usize,
-    pub trans_a: bool,
-    pub trans_b: bool,
-    /// Gemm forms: both operands are 2-D.
-    pub gemm: bool,
-}
-
-/// Where the operands of a matrix product sit, for every MatMul and Gemm form qlint knows.
-pub fn matmul_operands(node: &Node) -> Option<MatMulOperands> {
-    let default = quant::is_default_domain(&node.domain);
-    let ms = node.domain == MS_DOMAIN;
-    let (a, b, gemm) = match node.op_type.as_str() {
-        "MatMul" | "MatMulInteger" if default => (0, 1, false),
-        "QLinearMatMul" if default => (0, 3, false),
-        "Gemm" if default => (0, 1, true),
-        "FusedGemm" if ms => (0, 1, true),
-        "QGemm" if ms => (0, 3, true),
-        "FusedMatMul" | "MatMulIntegerToFloat" | "DynamicQuantizeMatMul" | "MatMulInteger16"
-            if ms =>
-        {
-            (0, 1, false)
-        }
-        _ => return None,
-    };
-    let flag = |name| attr_i64(node, name).unwrap_or(0) != 0;
-    Some(MatMulOperands {
-        a,
-        b,
-        trans_a: flag("transA"),
-        trans_b: flag("transB"),
-        gemm,
     })
 }
 
@@ -285,7 +243,7 @@ fn conv_shape(ctx: &Ctx, node: &Node, operands: ConvOperands) -> Option<Vec<i64>
 }
 
 /// MaxPool, AveragePool, LpPool and their QLinear, NCHWc and NHWC forms. MaxPool's optional
-/// second output holds int64 indices.
+/// second output contains int64 indices.
 pub(super) fn pool(ctx: &Ctx, node: &Node) -> Vec<Option<Out>> {
     let dtype = if node.op_type == "QLinearAveragePool" {
         ctx.dtype(node, 4).or_else(|| ctx.dtype(node, 0))
@@ -324,166 +282,6 @@ pub(super) fn global_pool(
     Out::new(dtype, shape)
 }
 
-/// Output shape of a matrix product with numpy batch broadcasting; 1-D operands are promoted
-/// and the added dim dropped again, as `numpy.matmul` does.
-pub fn matmul_shape(a: &[i64], b: &[i64], trans_a: bool, trans_b: bool) -> Option<Vec<i64>> {
-    let a2: Vec<i64> = if a.len() == 1 {
-        vec![1, a[0]]
-    } else {
-        a.to_vec()
-    };
-    let b2: Vec<i64> = if b.len() == 1 {
-        vec![b[0], 1]
-    } else {
-        b.to_vec()
-    };
-    if a2.len() < 2 || b2.len() < 2 {
-        return None;
-    }
-    let (ra, rb) = (a2.len(), b2.len());
-    let (m, ka) = if trans_a {
-        (a2[ra - 1], a2[ra - 2])
-    } else {
-        (a2[ra - 2], a2[ra - 1])
-    };
-    let (kb, n) = if trans_b {
-        (b2[rb - 1], b2[rb - 2])
-    } else {
-        (b2[rb - 2], b2[rb - 1])
-    };
-    if ka != kb {
-        return None;
-    }
-    let mut out = broadcast(&[&a2[..ra - 2], &b2[..rb - 2]])?;
-    if a.len() != 1 {
-        out.push(m);
-    }
-    if b.len() != 1 {
-        out.push(n);
-    }
-    Some(out)
-}
-
-/// MatMul forms; the output type follows the op.
-pub(super) fn matmul(ctx: &Ctx, node: &Node) -> Option<Out> {
-    let operands = matmul_operands(node)?;
-    let dtype = match node.op_type.as_str() {
-        "QLinearMatMul" => ctx.dtype(node, 7).or_else(|| ctx.dtype(node, 0)),
-        "MatMulInteger" | "MatMulInteger16" => Some(DataType::Int32),
-        "MatMulIntegerToFloat" | "DynamicQuantizeMatMul" => {
-            ctx.dtype(node, 2).or(Some(DataType::Float32))
-        }
-        _ => ctx.dtype(node, 0),
-    };
-    // NOTE: FusedMatMul's transBatchA/transBatchB are not modelled; such products stay unknown
-    // only if their dims then disagree.
-    let shape = match (ctx.shape(node, operands.a), ctx.shape(node, operands.b)) {
-        (Some(a), Some(b)) => matmul_shape(a, b, operands.trans_a, operands.trans_b),
-        _ => None,
-    };
-    Out::new(dtype, shape)
-}
-
-/// Gemm forms: `[M, K] x [K, N]` after the `transA`/`transB` flags.
-pub(super) fn gemm(
-    ctx: &Ctx,
-    node: &Node,
-    a: usize,
-    b: usize,
-    dtype: Option<DataType>,
-) -> Option<Out> {
-    let trans = |name| attr_i64(node, name).unwrap_or(0) != 0;
-    let shape = match (ctx.shape(node, a), ctx.shape(node, b)) {
-        (Some(a), Some(b)) if a.len() == 2 && b.len() == 2 => {
-            matmul_shape(a, b, trans("transA"), trans("transB"))
-        }
-        _ => None,
-    };
-    Out::new(dtype, shape)
-}
-
-/// MatMulNBits and MatMulBnb4: the quantized weight is packed, so `N` comes from an attribute.
-pub(super) fn matmul_n_attr(ctx: &Ctx, node: &Node) -> Option<Out> {
-    let n = attr_i64(node, "N")?;
-    let shape = ctx.shape(node, 0).and_then(|a| {
-        let (_, batch) = a.split_last()?;
-        let mut out = batch.to_vec();
-        out.push(n);
-        Some(out)
-    });
-    Out::new(ctx.dtype(node, 0), shape)
-}
-
-/// Ops of the `com.microsoft.nchwc` domain.
-pub(super) fn nchwc_op(ctx: &Ctx, node: &Node, op: &str) -> Option<Out> {
-    let dtype = ctx.dtype(node, 0);
-    match op {
-        "Conv" => conv(ctx, node),
-        "MaxPool" | "AveragePool" => pool(ctx, node).into_iter().next().flatten(),
-        "GlobalAveragePool" | "GlobalMaxPool" => global_pool(ctx, node, 0, Layout::Nchw, dtype),
-        "ReorderInput" => {
-            // ORT inserts ReorderInput only where the channel count is a multiple of the block
-            // size, so no padding is added here.
-            let from = if quant::is_channels_last(node) {
-                Layout::Nhwc
-            } else {
-                Layout::Nchw
-            };
-            let shape = ctx.shape(node, 0).and_then(|x| {
-                Some(Layout::Nchw.assemble(*x.first()?, from.channels(x)?, from.spatial(x)?))
-            });
-            Out::new(dtype, shape)
-        }
-        "ReorderOutput" => {
-            let to = if quant::is_channels_last(node) {
-                Layout::Nhwc
-            } else {
-                Layout::Nchw
-            };
-            let shape = ctx.shape(node, 0).and_then(|x| {
-                let channels = attr_i64(node, "channels").or_else(|| Layout::Nchw.channels(x))?;
-                Some(to.assemble(*x.first()?, channels, Layout::Nchw.spatial(x)?))
-            });
-            Out::new(dtype, shape)
-        }
-        "Upsample" => {
-            let shape = ctx.shape(node, 0).and_then(|x| {
-                let scales = attr_floats(node, "scales")?;
-                if scales.len() != x.len() {
-                    return None;
-                }
-                x.iter()
-                    .zip(&scales)
-                    .map(|(&d, &s)| d.checked_mul(s as i64))
-                    .collect()
-            });
-            Out::new(dtype, shape)
-        }
-        _ => None,
-    }
-}
-
-/// Ops of ORT's internal NHWC domain: the NHWC forms of convolutions and pools.
-pub(super) fn internal_nhwc_op(ctx: &Ctx, node: &Node, op: &str) -> Option<Out> {
-    match op {
-        "Conv" | "QLinearConv" | "ConvTranspose" => conv(ctx, node),
-        "MaxPool" | "AveragePool" | "QLinearAveragePool" => {
-            pool(ctx, node).into_iter().next().flatten()
-        }
-        "GlobalAveragePool" | "GlobalMaxPool" => {
-            global_pool(ctx, node, 0, Layout::Nhwc, ctx.dtype(node, 0))
-        }
-        "QLinearGlobalAveragePool" => global_pool(
-            ctx,
-            node,
-            0,
-            Layout::Nhwc,
-            ctx.dtype(node, 4).or_else(|| ctx.dtype(node, 0)),
-        ),
-        _ => None,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -497,24 +295,6 @@ mod tests {
         assert_eq!(window_out(5, 2, 2, 1, (0, 0), false), Some(2));
         assert_eq!(window_out(2, 5, 1, 1, (0, 0), false), None);
         assert_eq!(window_out(8, 3, 0, 1, (0, 0), false), None);
-    }
-
-    #[test]
-    fn matmul_broadcasts_batches() {
-        assert_eq!(
-            matmul_shape(&[1, 64], &[64, 10], false, false),
-            Some(vec![1, 10])
-        );
-        assert_eq!(
-            matmul_shape(&[2, 1, 4, 8], &[3, 8, 5], false, false),
-            Some(vec![2, 3, 4, 5])
-        );
-        assert_eq!(matmul_shape(&[8], &[8, 5], false, false), Some(vec![5]));
-        assert_eq!(
-            matmul_shape(&[10, 64], &[10, 64], false, true),
-            Some(vec![10, 10])
-        );
-        assert_eq!(matmul_shape(&[1, 63], &[64, 10], false, false), None);
     }
 
     #[test]

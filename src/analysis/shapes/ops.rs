@@ -3,7 +3,7 @@
 use crate::analysis::quant::{self, INTERNAL_NHWC_DOMAIN, MS_DOMAIN, NCHWC_DOMAIN};
 use crate::graph::{Attr, DataType, Graph, Node, TensorId};
 
-use super::{Inferred, MAX_VALUE_LEN, conv, tensor_ops};
+use super::{Inferred, MAX_VALUE_LEN, conv, layouts, matmul, tensor_ops};
 
 /// What an op produces on one output.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -99,9 +99,9 @@ pub(super) fn infer_node(ctx: &Ctx, node: &Node) -> Vec<Option<Out>> {
     } else if domain == MS_DOMAIN {
         ms_op(ctx, node, op)
     } else if domain == NCHWC_DOMAIN {
-        vec![conv::nchwc_op(ctx, node, op)]
+        vec![layouts::nchwc_op(ctx, node, op)]
     } else if domain == INTERNAL_NHWC_DOMAIN {
-        vec![conv::internal_nhwc_op(ctx, node, op)]
+        vec![layouts::internal_nhwc_op(ctx, node, op)]
     } else {
         Vec::new()
     }
@@ -208,8 +208,8 @@ fn default_op(ctx: &Ctx, node: &Node, op: &str) -> Vec<Option<Out>> {
             conv::Layout::Nchw,
             ctx.dtype(node, 0),
         )),
-        "MatMul" | "MatMulInteger" | "QLinearMatMul" => one(conv::matmul(ctx, node)),
-        "Gemm" => one(conv::gemm(ctx, node, 0, 1, ctx.dtype(node, 0))),
+        "MatMul" | "MatMulInteger" | "QLinearMatMul" => one(matmul::matmul(ctx, node)),
+        "Gemm" => one(matmul::gemm(ctx, node, 0, 1, ctx.dtype(node, 0))),
         _ => tensor_ops::shape_op(ctx, node, op),
     }
 }
@@ -254,13 +254,13 @@ fn ms_op(ctx: &Ctx, node: &Node, op: &str) -> Vec<Option<Out>> {
             } else {
                 Some(DataType::Float32)
             };
-            one(conv::gemm(ctx, node, 0, 3, dtype))
+            one(matmul::gemm(ctx, node, 0, 3, dtype))
         }
-        "FusedGemm" => one(conv::gemm(ctx, node, 0, 1, ctx.dtype(node, 0))),
+        "FusedGemm" => one(matmul::gemm(ctx, node, 0, 1, ctx.dtype(node, 0))),
         "FusedMatMul" | "MatMulIntegerToFloat" | "DynamicQuantizeMatMul" | "MatMulInteger16" => {
-            one(conv::matmul(ctx, node))
+            one(matmul::matmul(ctx, node))
         }
-        "MatMulNBits" | "MatMulBnb4" => one(conv::matmul_n_attr(ctx, node)),
+        "MatMulNBits" | "MatMulBnb4" => one(matmul::matmul_n_attr(ctx, node)),
         "Gelu" | "QuickGelu" | "FastGelu" | "BiasGelu" => one(same_as_input(ctx, node, false)),
         _ => Vec::new(),
     }

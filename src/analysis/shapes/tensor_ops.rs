@@ -1,10 +1,10 @@
-//! Inference for ops that move or reshape data (Reshape, Transpose, Concat, Slice, Gather, ...),
-//! for reductions, Resize and for constants.
+//! Inference for ops that move or reshape data (Reshape, Transpose, Concat, Slice, Gather, ...)
+//! and for constants.
 
 use crate::graph::{Attr, DataType, Node};
 
-use super::ops::{Ctx, Out, attr_floats, attr_i64, attr_ints, broadcast};
-use super::{MAX_VALUE_LEN, small_int_value};
+use super::ops::{Ctx, Out, attr_i64, attr_ints, broadcast};
+use super::{MAX_VALUE_LEN, reduce, slice, small_int_value};
 
 /// Normalizes a possibly negative axis against `rank`.
 pub(super) fn axis_index(axis: i64, rank: usize) -> Option<usize> {
@@ -56,7 +56,7 @@ pub(super) fn shape_op(ctx: &Ctx, node: &Node, op: &str) -> Vec<Option<Out>> {
             shape: Some(Vec::new()),
             value: ctx.shape(node, 0).and_then(numel).map(|n| vec![n]),
         }),
-        "Slice" => slice(ctx, node),
+        "Slice" => slice::slice(ctx, node),
         "Gather" => gather(ctx, node),
         "GatherElements" => Out::new(dtype, ctx.shape(node, 1).map(<[i64]>::to_vec)),
         "Expand" => {
@@ -70,12 +70,12 @@ pub(super) fn shape_op(ctx: &Ctx, node: &Node, op: &str) -> Vec<Option<Out>> {
         "ConstantOfShape" => constant_of_shape(ctx, node),
         "ReduceMean" | "ReduceMax" | "ReduceMin" | "ReduceSum" | "ReduceProd" | "ReduceL1"
         | "ReduceL2" | "ReduceLogSum" | "ReduceLogSumExp" | "ReduceSumSquare" => {
-            Out::new(dtype, reduce(ctx, node))
+            Out::new(dtype, reduce::reduce(ctx, node))
         }
-        "ArgMax" | "ArgMin" => Out::new(Some(DataType::Int64), arg_reduce(ctx, node)),
-        "Resize" | "Upsample" => Out::new(dtype, resize(ctx, node)),
-        "Pad" => Out::new(dtype, pad(ctx, node)),
-        "Split" => return split(ctx, node),
+        "ArgMax" | "ArgMin" => Out::new(Some(DataType::Int64), reduce::arg_reduce(ctx, node)),
+        "Resize" | "Upsample" => Out::new(dtype, reduce::resize(ctx, node)),
+        "Pad" => Out::new(dtype, reduce::pad(ctx, node)),
+        "Split" => return reduce::split(ctx, node),
         _ => return Vec::new(),
     };
     vec![out]
@@ -145,7 +145,7 @@ fn flatten(ctx: &Ctx, node: &Node) -> Option<Vec<i64>> {
 }
 
 /// Axes from the attribute (before opset 13) or from input 1 (opset 13 and later).
-fn axes_of(ctx: &Ctx, node: &Node) -> Option<Vec<i64>> {
+pub(super) fn axes_of(ctx: &Ctx, node: &Node) -> Option<Vec<i64>> {
     attr_ints(node, "axes")
         .map(<[i64]>::to_vec)
         .or_else(|| ctx.value(node, 1).map(<[i64]>::to_vec))
@@ -287,87 +287,6 @@ fn shape_of(ctx: &Ctx, node: &Node) -> Option<Out> {
     })
 }
 
-/// Start, end and step of one sliced axis, clamped as the ONNX Slice spec says.
-fn slice_range(dim: i64, start: i64, end: i64, step: i64) -> Option<(i64, i64, i64)> {
-    if step == 0 {
-        return None;
-    }
-    let fix = |v: i64| if v < 0 { v.saturating_add(dim) } else { v };
-    let (start, end) = if step > 0 {
-        (fix(start).clamp(0, dim), fix(end).clamp(0, dim))
-    } else {
-        (fix(start).clamp(0, dim - 1), fix(end).clamp(-1, dim - 1))
-    };
-    Some((start, end, step))
-}
-
-/// Number of elements a clamped slice range selects.
-fn slice_len(start: i64, end: i64, step: i64) -> Option<i64> {
-    let span = if step > 0 {
-        end.checked_sub(start)?
-    } else {
-        start.checked_sub(end)?
-    };
-    let step = step.checked_abs()?;
-    Some(if span <= 0 { 0 } else { (span - 1) / step + 1 })
-}
-
-fn slice(ctx: &Ctx, node: &Node) -> Option<Out> {
-    let input = ctx.shape(node, 0)?;
-    let (starts, ends, axes, steps) = if let Some(starts) = attr_ints(node, "starts") {
-        (
-            starts.to_vec(),
-            attr_ints(node, "ends")?.to_vec(),
-            attr_ints(node, "axes").map(<[i64]>::to_vec),
-            None,
-        )
-    } else {
-        let optional = |i| {
-            if ctx.has_input(node, i) {
-                ctx.value(node, i).map(<[i64]>::to_vec).map(Some)
-            } else {
-                Some(None)
-            }
-        };
-        (
-            ctx.value(node, 1)?.to_vec(),
-            ctx.value(node, 2)?.to_vec(),
-            optional(3)?,
-            optional(4)?,
-        )
-    };
-    let axes = axes.unwrap_or_else(|| (0..starts.len() as i64).collect());
-    let steps = steps.unwrap_or_else(|| vec![1; starts.len()]);
-    if ends.len() != starts.len() || axes.len() != starts.len() || steps.len() != starts.len() {
-        return None;
-    }
-    let mut shape = input.to_vec();
-    let mut ranges = Vec::with_capacity(starts.len());
-    for i in 0..starts.len() {
-        let axis = axis_index(axes[i], input.len())?;
-        let (s, e, st) = slice_range(input[axis], starts[i], ends[i], steps[i])?;
-        shape[axis] = slice_len(s, e, st)?;
-        ranges.push((axis, s, st));
-    }
-    let value = match (ctx.value(node, 0), ranges.as_slice()) {
-        (Some(v), [(0, s, st)]) if input.len() == 1 => {
-            let count = usize::try_from(shape[0]).ok()?;
-            (0..count)
-                .map(|k| {
-                    let index = s.checked_add(st.checked_mul(i64::try_from(k).ok()?)?)?;
-                    v.get(usize::try_from(index).ok()?).copied()
-                })
-                .collect::<Option<Vec<i64>>>()
-        }
-        _ => None,
-    };
-    Some(Out {
-        dtype: ctx.dtype(node, 0),
-        shape: Some(shape),
-        value,
-    })
-}
-
 fn gather(ctx: &Ctx, node: &Node) -> Option<Out> {
     let data = ctx.shape(node, 0)?;
     let indices = ctx.shape(node, 1)?;
@@ -428,133 +347,6 @@ fn constant_of_shape(ctx: &Ctx, node: &Node) -> Option<Out> {
     })
 }
 
-/// Output shape of a reduction over `axes` (all axes when empty), keeping reduced dims as 1
-/// when `keepdims` is set.
-fn reduce_shape(input: &[i64], axes: &[usize], keepdims: bool) -> Vec<i64> {
-    let reduced = |i: usize| axes.is_empty() || axes.contains(&i);
-    input
-        .iter()
-        .enumerate()
-        .filter_map(|(i, &d)| match (reduced(i), keepdims) {
-            (false, _) => Some(d),
-            (true, true) => Some(1),
-            (true, false) => None,
-        })
-        .collect()
-}
-
-fn reduce(ctx: &Ctx, node: &Node) -> Option<Vec<i64>> {
-    let input = ctx.shape(node, 0)?;
-    let keepdims = attr_i64(node, "keepdims").unwrap_or(1) != 0;
-    let axes = match axes_of(ctx, node) {
-        Some(axes) => axes,
-        None if ctx.has_input(node, 1) => return None,
-        None => Vec::new(),
-    };
-    if axes.is_empty() && attr_i64(node, "noop_with_empty_axes").unwrap_or(0) != 0 {
-        return Some(input.to_vec());
-    }
-    let axes = axes
-        .iter()
-        .map(|&a| axis_index(a, input.len()))
-        .collect::<Option<Vec<usize>>>()?;
-    Some(reduce_shape(input, &axes, keepdims))
-}
-
-fn arg_reduce(ctx: &Ctx, node: &Node) -> Option<Vec<i64>> {
-    let input = ctx.shape(node, 0)?;
-    let axis = axis_index(attr_i64(node, "axis").unwrap_or(0), input.len())?;
-    let keepdims = attr_i64(node, "keepdims").unwrap_or(1) != 0;
-    Some(reduce_shape(input, &[axis], keepdims))
-}
-
-/// Resize (opset 10: `X, scales`; 11 and later: `X, roi, scales, sizes`) and Upsample, when
-/// the sizes or scales are constant.
-fn resize(ctx: &Ctx, node: &Node) -> Option<Vec<i64>> {
-    let input = ctx.shape(node, 0)?;
-    if ctx.has_input(node, 3) {
-        let sizes = ctx.value(node, 3)?;
-        return (sizes.len() == input.len()).then(|| sizes.to_vec());
-    }
-    let scales = if node.op_type == "Resize" && node.inputs.len() >= 3 {
-        ctx.constant_f64(node, 2)?
-    } else if ctx.has_input(node, 1) {
-        ctx.constant_f64(node, 1)?
-    } else {
-        attr_floats(node, "scales")?
-    };
-    if scales.len() != input.len() {
-        return None;
-    }
-    input
-        .iter()
-        .zip(&scales)
-        .map(|(&d, &s)| {
-            let v = (d as f64 * s).floor();
-            (v.is_finite() && v >= 0.0 && v < i64::MAX as f64).then_some(v as i64)
-        })
-        .collect()
-}
-
-fn pad(ctx: &Ctx, node: &Node) -> Option<Vec<i64>> {
-    let input = ctx.shape(node, 0)?;
-    if ctx.has_input(node, 3) {
-        // NOTE: Pad-18 `axes` is not modelled; such pads are left unknown.
-        return None;
-    }
-    let pads = attr_ints(node, "pads").or_else(|| ctx.value(node, 1))?;
-    let rank = input.len();
-    if pads.len() != rank * 2 {
-        return None;
-    }
-    (0..rank)
-        .map(|i| input[i].checked_add(pads[i])?.checked_add(pads[i + rank]))
-        .collect()
-}
-
-fn split(ctx: &Ctx, node: &Node) -> Vec<Option<Out>> {
-    let count = node.outputs.len();
-    let parts = (|| {
-        let input = ctx.shape(node, 0)?;
-        let axis = axis_index(attr_i64(node, "axis").unwrap_or(0), input.len())?;
-        let dim = input[axis];
-        let sizes: Vec<i64> = match attr_ints(node, "split").or_else(|| ctx.value(node, 1)) {
-            Some(s) => s.to_vec(),
-            None if ctx.has_input(node, 1) => return None,
-            None => {
-                // Equal parts, the last one smaller when the dim does not divide (Split-18).
-                let n = i64::try_from(count).ok().filter(|&n| n > 0)?;
-                let chunk = if dim <= 0 { 0 } else { (dim - 1) / n + 1 };
-                (0..n)
-                    .map(|k| Some(chunk.min(dim.checked_sub(chunk.checked_mul(k)?)?).max(0)))
-                    .collect::<Option<Vec<i64>>>()?
-            }
-        };
-        let total = sizes.iter().try_fold(0i64, |acc, &s| acc.checked_add(s));
-        if sizes.len() != count || total != Some(dim) {
-            return None;
-        }
-        Some(
-            sizes
-                .iter()
-                .map(|&s| {
-                    let mut shape = input.to_vec();
-                    shape[axis] = s;
-                    shape
-                })
-                .collect::<Vec<_>>(),
-        )
-    })();
-    let dtype = ctx.dtype(node, 0);
-    match parts {
-        Some(shapes) => shapes
-            .into_iter()
-            .map(|s| Out::new(dtype, Some(s)))
-            .collect(),
-        None => (0..count).map(|_| Out::new(dtype, None)).collect(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -564,23 +356,6 @@ mod tests {
         assert_eq!(axis_index(-1, 4), Some(3));
         assert_eq!(axis_index(4, 4), None);
         assert_eq!(axis_index(-5, 4), None);
-    }
-
-    #[test]
-    fn slice_clamps_like_onnx() {
-        assert_eq!(slice_range(4, 0, i64::MAX, 1), Some((0, 4, 1)));
-        assert_eq!(slice_range(4, -1, i64::MIN, -1), Some((3, -1, -1)));
-        assert_eq!(slice_len(3, -1, -1), Some(4));
-        assert_eq!(slice_len(0, 4, 3), Some(2));
-        assert_eq!(slice_len(0, 4, i64::MIN), None);
-        assert_eq!(slice_range(4, 0, 1, 0), None);
-    }
-
-    #[test]
-    fn reduce_keeps_or_drops() {
-        assert_eq!(reduce_shape(&[1, 8, 4, 4], &[2, 3], true), vec![1, 8, 1, 1]);
-        assert_eq!(reduce_shape(&[1, 8, 4, 4], &[2, 3], false), vec![1, 8]);
-        assert_eq!(reduce_shape(&[2, 3], &[], false), Vec::<i64>::new());
     }
 
     #[test]
