@@ -19,7 +19,7 @@ pub enum Layout {
 }
 
 impl Layout {
-    /// The layout a node reads and writes.
+    /// Returns the layout a node reads and writes.
     pub fn of(node: &Node) -> Layout {
         let nhwc = node.domain == INTERNAL_NHWC_DOMAIN
             || (node.domain == MS_DOMAIN && node.op_type.starts_with("Nhwc"))
@@ -27,7 +27,7 @@ impl Layout {
         if nhwc { Layout::Nhwc } else { Layout::Nchw }
     }
 
-    /// The spatial dims of a tensor of rank 3 or more.
+    /// Returns the spatial dims of a tensor of rank 3 or more.
     pub fn spatial(self, shape: &[i64]) -> Option<&[i64]> {
         if shape.len() < 3 {
             return None;
@@ -38,7 +38,7 @@ impl Layout {
         })
     }
 
-    /// The channel dim of a tensor of rank 3 or more.
+    /// Returns the channel dim of a tensor of rank 3 or more.
     pub fn channels(self, shape: &[i64]) -> Option<i64> {
         if shape.len() < 3 {
             return None;
@@ -74,7 +74,8 @@ pub struct ConvOperands {
     pub layout: Layout,
 }
 
-/// Where the operands of a convolution sit, for every convolution form qlint knows.
+/// Returns where the operands of a convolution sit, for every convolution form in the
+/// catalogue; `None` for other ops.
 pub fn conv_operands(node: &Node) -> Option<ConvOperands> {
     let op = node.op_type.as_str();
     let domain = node.domain.as_str();

@@ -16,7 +16,8 @@ pub struct MatMulOperands {
     pub gemm: bool,
 }
 
-/// Where the operands of a matrix product sit, for every MatMul and Gemm form qlint knows.
+/// Returns where the operands of a matrix product sit, for every MatMul and Gemm form in the
+/// catalogue; `None` for other ops.
 pub fn matmul_operands(node: &Node) -> Option<MatMulOperands> {
     let default = quant::is_default_domain(&node.domain);
     let ms = node.domain == MS_DOMAIN;

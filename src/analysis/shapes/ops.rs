@@ -5,7 +5,7 @@ use crate::graph::{Attr, DataType, Graph, Node, TensorId};
 
 use super::{Inferred, MAX_VALUE_LEN, conv, layouts, matmul, tensor_ops};
 
-/// What an op produces on one output.
+/// The inferred type, shape and value of one op output.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub(super) struct Out {
     pub dtype: Option<DataType>,
@@ -47,7 +47,7 @@ impl<'a> Ctx<'a> {
         node.input(index).and_then(|t| self.inferred.value(t))
     }
 
-    /// The value of a small constant input of any numeric type, such as Resize scales.
+    /// Returns the value of a small constant input of any numeric type, such as Resize scales.
     pub fn constant_f64(&self, node: &Node, index: usize) -> Option<Vec<f64>> {
         let tensor: TensorId = node.input(index)?;
         if let Some(v) = self.inferred.value(tensor) {
@@ -178,18 +178,18 @@ const BROADCAST: &[&str] = &[
 const COMPARISONS: &[&str] = &["Equal", "Less", "Greater", "LessOrEqual", "GreaterOrEqual"];
 
 fn default_op(ctx: &Ctx, node: &Node, op: &str) -> Vec<Option<Out>> {
-    let one = |out: Option<Out>| vec![out];
+    let single = |out: Option<Out>| vec![out];
     if SAME_AS_INPUT.contains(&op) {
-        return one(same_as_input(ctx, node, op == "Identity"));
+        return single(same_as_input(ctx, node, op == "Identity"));
     }
     if BROADCAST.contains(&op) {
-        return one(broadcast_op(ctx, node, op));
+        return single(broadcast_op(ctx, node, op));
     }
     match op {
-        "Constant" => one(tensor_ops::constant(node)),
-        "Cast" => one(cast(ctx, node)),
-        "QuantizeLinear" => one(quantize(ctx, node)),
-        "DequantizeLinear" => one(dequantize(ctx, node)),
+        "Constant" => single(tensor_ops::constant(node)),
+        "Cast" => single(cast(ctx, node)),
+        "QuantizeLinear" => single(quantize(ctx, node)),
+        "DequantizeLinear" => single(dequantize(ctx, node)),
         "DynamicQuantizeLinear" => vec![
             Out::new(
                 Some(DataType::UInt8),
@@ -198,49 +198,49 @@ fn default_op(ctx: &Ctx, node: &Node, op: &str) -> Vec<Option<Out>> {
             Out::new(Some(DataType::Float32), Some(Vec::new())),
             Out::new(Some(DataType::UInt8), Some(Vec::new())),
         ],
-        "Where" => one(broadcast_inputs(ctx, node, &[0, 1, 2], ctx.dtype(node, 1))),
-        "Conv" | "ConvInteger" | "QLinearConv" | "ConvTranspose" => one(conv::conv(ctx, node)),
+        "Where" => single(broadcast_inputs(ctx, node, &[0, 1, 2], ctx.dtype(node, 1))),
+        "Conv" | "ConvInteger" | "QLinearConv" | "ConvTranspose" => single(conv::conv(ctx, node)),
         "MaxPool" | "AveragePool" | "LpPool" => conv::pool(ctx, node),
-        "GlobalAveragePool" | "GlobalMaxPool" | "GlobalLpPool" => one(conv::global_pool(
+        "GlobalAveragePool" | "GlobalMaxPool" | "GlobalLpPool" => single(conv::global_pool(
             ctx,
             node,
             0,
             conv::Layout::Nchw,
             ctx.dtype(node, 0),
         )),
-        "MatMul" | "MatMulInteger" | "QLinearMatMul" => one(matmul::matmul(ctx, node)),
-        "Gemm" => one(matmul::gemm(ctx, node, 0, 1, ctx.dtype(node, 0))),
+        "MatMul" | "MatMulInteger" | "QLinearMatMul" => single(matmul::matmul(ctx, node)),
+        "Gemm" => single(matmul::gemm(ctx, node, 0, 1, ctx.dtype(node, 0))),
         _ => tensor_ops::shape_op(ctx, node, op),
     }
 }
 
 fn ms_op(ctx: &Ctx, node: &Node, op: &str) -> Vec<Option<Out>> {
-    let one = |out: Option<Out>| vec![out];
+    let single = |out: Option<Out>| vec![out];
     match op {
-        "QuantizeLinear" => one(quantize(ctx, node)),
-        "DequantizeLinear" => one(dequantize(ctx, node)),
-        "QLinearConv" | "FusedConv" | "NhwcConv" | "NhwcFusedConv" => one(conv::conv(ctx, node)),
-        "QLinearAdd" | "QLinearMul" => one(broadcast_inputs(
+        "QuantizeLinear" => single(quantize(ctx, node)),
+        "DequantizeLinear" => single(dequantize(ctx, node)),
+        "QLinearConv" | "FusedConv" | "NhwcConv" | "NhwcFusedConv" => single(conv::conv(ctx, node)),
+        "QLinearAdd" | "QLinearMul" => single(broadcast_inputs(
             ctx,
             node,
             &[0, 3],
             zero_point_type(ctx, node, 7, 0),
         )),
-        "QLinearSigmoid" | "QLinearLeakyRelu" | "QLinearSoftmax" => one(Out::new(
+        "QLinearSigmoid" | "QLinearLeakyRelu" | "QLinearSoftmax" => single(Out::new(
             zero_point_type(ctx, node, 4, 0),
             ctx.shape(node, 0).map(<[i64]>::to_vec),
         )),
-        "QLinearWhere" => one(broadcast_inputs(
+        "QLinearWhere" => single(broadcast_inputs(
             ctx,
             node,
             &[0, 1, 4],
             zero_point_type(ctx, node, 8, 1),
         )),
-        "QLinearConcat" => one(tensor_ops::qlinear_concat(ctx, node)),
+        "QLinearConcat" => single(tensor_ops::qlinear_concat(ctx, node)),
         "QLinearAveragePool" | "NhwcMaxPool" => conv::pool(ctx, node),
         "QLinearGlobalAveragePool" => {
             let layout = conv::Layout::of(node);
-            one(conv::global_pool(
+            single(conv::global_pool(
                 ctx,
                 node,
                 0,
@@ -254,14 +254,14 @@ fn ms_op(ctx: &Ctx, node: &Node, op: &str) -> Vec<Option<Out>> {
             } else {
                 Some(DataType::Float32)
             };
-            one(matmul::gemm(ctx, node, 0, 3, dtype))
+            single(matmul::gemm(ctx, node, 0, 3, dtype))
         }
-        "FusedGemm" => one(matmul::gemm(ctx, node, 0, 1, ctx.dtype(node, 0))),
+        "FusedGemm" => single(matmul::gemm(ctx, node, 0, 1, ctx.dtype(node, 0))),
         "FusedMatMul" | "MatMulIntegerToFloat" | "DynamicQuantizeMatMul" | "MatMulInteger16" => {
-            one(matmul::matmul(ctx, node))
+            single(matmul::matmul(ctx, node))
         }
-        "MatMulNBits" | "MatMulBnb4" => one(matmul::matmul_n_attr(ctx, node)),
-        "Gelu" | "QuickGelu" | "FastGelu" | "BiasGelu" => one(same_as_input(ctx, node, false)),
+        "MatMulNBits" | "MatMulBnb4" => single(matmul::matmul_n_attr(ctx, node)),
+        "Gelu" | "QuickGelu" | "FastGelu" | "BiasGelu" => single(same_as_input(ctx, node, false)),
         _ => Vec::new(),
     }
 }
@@ -278,8 +278,8 @@ fn same_as_input(ctx: &Ctx, node: &Node, keep_value: bool) -> Option<Out> {
     })
 }
 
-/// The element type of a QLinear op's output, read from its zero-point input; when the zero
-/// point is omitted, ORT's kernels use the type of the data input `fallback`.
+/// Returns the element type of a QLinear op's output, read from its zero-point input. When the
+/// zero point is omitted, the type of the data input `fallback` is used instead.
 fn zero_point_type(ctx: &Ctx, node: &Node, zero_point: usize, fallback: usize) -> Option<DataType> {
     ctx.dtype(node, zero_point)
         .or_else(|| ctx.dtype(node, fallback))

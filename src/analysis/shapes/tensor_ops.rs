@@ -81,7 +81,7 @@ pub(super) fn shape_op(ctx: &Ctx, node: &Node, op: &str) -> Vec<Option<Out>> {
     vec![out]
 }
 
-/// The value of a `Constant` node from its attributes.
+/// Reads the value of a `Constant` node from its attributes.
 pub(super) fn constant(node: &Node) -> Option<Out> {
     let (dtype, shape, value) = match node.attrs.iter().next().map(|(k, v)| (k.as_str(), v))? {
         ("value", Attr::Tensor(data)) => (data.dtype, data.dims.clone(), small_int_value(data)),

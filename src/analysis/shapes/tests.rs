@@ -43,6 +43,7 @@ fn conv_pool_and_shape_arithmetic() {
         .op("Reshape", &["p", "target"], &["flat"], &[]);
     let model = net.model(Stage::Onnx);
     let inferred = infer(&model);
+
     assert_eq!(shape_of(&model, &inferred, "c"), Some(vec![1, 16, 32, 32]));
     assert_eq!(shape_of(&model, &inferred, "p"), Some(vec![1, 16, 16, 16]));
     assert_eq!(shape_of(&model, &inferred, "flat"), Some(vec![1, 4096]));
