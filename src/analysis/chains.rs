@@ -2,9 +2,10 @@
 //!
 //! An integer node runs on 8-bit tensors: a quantized compute op (QLinear*, QGemm, ...), or a
 //! pass-through op (MaxPool, NhwcMaxPool, Transpose, Reshape, ...) whose data input and outputs
-//! are int8/uint8. A chain is a connected set of integer nodes joined by int8/uint8 tensors; its
-//! size counts the quantized compute ops only. QuantizeLinear and DequantizeLinear are never
-//! chain members.
+//! are int8/uint8. A chain is a connected set of integer nodes joined by int8/uint8 tensors, and
+//! its size counts the quantized compute ops only. A chain of pass-through ops alone (a uint8
+//! Transpose between QuantizeLinear and DequantizeLinear, as in ORT_ENABLE_ALL output) has size
+//! 0. QuantizeLinear and DequantizeLinear are never chain members.
 //!
 //! An island is a maximal connected set of float nodes that is entered from a DequantizeLinear
 //! whose input is an activation and left through a QuantizeLinear. Float nodes here exclude

@@ -159,7 +159,9 @@ fn conv_macs(
     let out = shape_of(inferred, node.output(0))?;
     let mut outputs = product(out)?;
     if node.domain == NCHWC_DOMAIN {
-        // The NCHWc output is padded to the block size; count only the real channels.
+        // NOTE: ORT also rewrites a BatchNormalization on NCHWc data into a depthwise 1x1 NCHWc
+        // Conv, whose MACs are counted here although the source model has no Conv there.
+        // The NCHWc output is padded to the block size, so only the real channels count.
         let padded = to_u64(*out.get(1)?)?;
         if let Some(real) = nchwc_channels(graph, node).and_then(to_u64)
             && padded > 0

@@ -95,8 +95,8 @@ pub(super) fn matmul(ctx: &Ctx, node: &Node) -> Option<Out> {
         }
         _ => ctx.dtype(node, 0),
     };
-    // NOTE: FusedMatMul's transBatchA/transBatchB are not modelled; such products stay unknown
-    // only if their dims then disagree.
+    // NOTE: FusedMatMul's transBatchA/transBatchB are ignored, so such a product gets the shape
+    // of a plain MatMul, or none when its dims then disagree.
     let shape = match (ctx.shape(node, operands.a), ctx.shape(node, operands.b)) {
         (Some(a), Some(b)) => matmul_shape(a, b, operands.trans_a, operands.trans_b),
         _ => None,
