@@ -6,6 +6,8 @@ pub mod facts;
 pub mod macs;
 pub mod quant;
 pub mod shapes;
+#[cfg(test)]
+mod testutil;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -141,176 +143,49 @@ const fn fact(scope: Scope, name: &'static str, doc: &'static str) -> FactDoc {
 }
 
 /// The facts that the analyses compute.
+#[rustfmt::skip]
 pub const FACTS: &[FactDoc] = &[
     fact(Scope::Model, "stage", "paddle, onnx or optimized"),
     fact(Scope::Model, "format", "paddle-program, paddle-pir or onnx"),
-    fact(
-        Scope::Model,
-        "opset",
-        "opset version of the default ONNX domain",
-    ),
+    fact(Scope::Model, "opset", "opset version of the default ONNX domain"),
     fact(Scope::Model, "nodes.count", "number of nodes"),
-    fact(
-        Scope::Model,
-        "quant_ops.count",
-        "quantization ops of any kind",
-    ),
-    fact(
-        Scope::Model,
-        "qdq.count",
-        "QuantizeLinear and DequantizeLinear nodes (ONNX or Paddle)",
-    ),
-    fact(
-        Scope::Model,
-        "qlinear_ops.count",
-        "quantized compute ops (QLinear*, QGemm, ...)",
-    ),
-    fact(
-        Scope::Model,
-        "legacy_fake_quant.count",
-        "Paddle legacy fake quantization ops",
-    ),
-    fact(
-        Scope::Model,
-        "macs.total",
-        "MACs of every compute op (batch 1)",
-    ),
-    fact(
-        Scope::Model,
-        "macs.quantizable",
-        "MACs of Conv, ConvTranspose, MatMul, Gemm and their quantized forms",
-    ),
+    fact(Scope::Model, "quant_ops.count", "quantization ops of any kind"),
+    fact(Scope::Model, "qdq.count", "QuantizeLinear and DequantizeLinear nodes (ONNX or Paddle)"),
+    fact(Scope::Model, "qlinear_ops.count", "quantized compute ops (QLinear*, QGemm, ...)"),
+    fact(Scope::Model, "legacy_fake_quant.count", "Paddle legacy fake quantization ops"),
+    fact(Scope::Model, "macs.total", "MACs of every compute op (batch 1)"),
+    fact(Scope::Model, "macs.quantizable", "MACs of Conv, ConvTranspose, MatMul, Gemm and their quantized forms"),
     fact(Scope::Model, "macs.int8", "MACs that run in int8 kernels"),
-    fact(
-        Scope::Model,
-        "macs.int8_share",
-        "macs.int8 / macs.quantizable, 0 when nothing is quantizable",
-    ),
-    fact(
-        Scope::Model,
-        "macs.exact",
-        "false when some compute op had an unknown shape, so MACs are a lower bound",
-    ),
+    fact(Scope::Model, "macs.int8_share", "macs.int8 / macs.quantizable, 0 when nothing is quantizable"),
+    fact(Scope::Model, "macs.exact", "false when some compute op had an unknown shape, so MACs are a lower bound"),
     fact(Scope::Model, "chains.count", "number of int8 chains"),
-    fact(
-        Scope::Model,
-        "chains.sizes",
-        "sizes of the int8 chains, largest first",
-    ),
+    fact(Scope::Model, "chains.sizes", "sizes of the int8 chains, largest first"),
     fact(Scope::Model, "chains.max", "size of the largest int8 chain"),
-    fact(
-        Scope::Model,
-        "islands.count",
-        "number of float islands between int8 chains",
-    ),
-    fact(
-        Scope::Model,
-        "layout_ops.count",
-        "NCHWc and internal NHWC layout ops",
-    ),
-    fact(
-        Scope::Model,
-        "layout_ops.list",
-        "layout op types with counts",
-    ),
-    fact(
-        Scope::Model,
-        "ort_fingerprint",
-        "the file imports every domain that ORT registers, as saved optimized models do",
-    ),
+    fact(Scope::Model, "islands.count", "number of float islands between int8 chains"),
+    fact(Scope::Model, "layout_ops.count", "NCHWc and internal NHWC layout ops"),
+    fact(Scope::Model, "layout_ops.list", "layout op types with counts"),
+    fact(Scope::Model, "ort_fingerprint", "the file imports every domain that ORT registers, as saved optimized models do"),
     fact(Scope::Model, "cpu.name", "target CPU profile name"),
-    fact(
-        Scope::Model,
-        "cpu.avx512_vnni",
-        "the target CPU has AVX512-VNNI",
-    ),
+    fact(Scope::Model, "cpu.avx512_vnni", "the target CPU has AVX512-VNNI"),
     fact(Scope::Model, "cpu.avx_vnni", "the target CPU has AVX-VNNI"),
     fact(Scope::Model, "cpu.amx_int8", "the target CPU has AMX-INT8"),
-    fact(
-        Scope::Model,
-        "cpu.vnni",
-        "the target CPU has AVX512-VNNI or AVX-VNNI",
-    ),
-    fact(
-        Scope::Model,
-        "cpu.flags",
-        "the target CPU's int8-related flags",
-    ),
-    fact(
-        Scope::Model,
-        "provider",
-        "the execution provider the model will run on",
-    ),
-    fact(
-        Scope::Node,
-        "macs",
-        "multiply-accumulates of this op at batch 1",
-    ),
-    fact(
-        Scope::Node,
-        "macs.exact",
-        "false when the MAC count of this op is a lower bound or unknown",
-    ),
-    fact(
-        Scope::Node,
-        "int8_inputs",
-        "number of inputs with int8 or uint8 element type",
-    ),
-    fact(
-        Scope::Node,
-        "in_island",
-        "the node belongs to a float island",
-    ),
-    fact(
-        Scope::Node,
-        "island.ops",
-        "op types of the island this node belongs to",
-    ),
-    fact(
-        Scope::Node,
-        "param_input",
-        "some input is a constant or Paddle parameter",
-    ),
-    fact(
-        Scope::Node,
-        "quantized_input",
-        "some activation input comes from a (de)quantization op that really quantizes",
-    ),
-    fact(
-        Scope::Node,
-        "output_zero_point",
-        "zero point of the QuantizeLinear that reads this node's output",
-    ),
-    fact(
-        Scope::Node,
-        "output_zero_point_at_min",
-        "that zero point is the lowest value of its type, so a Relu or Clip can fold into it",
-    ),
-    fact(
-        Scope::Node,
-        "output_qtype",
-        "element type of the QuantizeLinear that reads this node's output",
-    ),
-    fact(
-        Scope::Island,
-        "island.size",
-        "number of float nodes in the island",
-    ),
-    fact(
-        Scope::Island,
-        "island.ops",
-        "op types in the island with counts, in file order",
-    ),
-    fact(
-        Scope::Island,
-        "island.compute_ops",
-        "Conv, MatMul and Gemm nodes left float in the island",
-    ),
-    fact(
-        Scope::Island,
-        "island.chain_sizes",
-        "sizes of the int8 chains the island separates",
-    ),
+    fact(Scope::Model, "cpu.vnni", "the target CPU has AVX512-VNNI or AVX-VNNI"),
+    fact(Scope::Model, "cpu.flags", "the target CPU's int8-related flags"),
+    fact(Scope::Model, "provider", "the execution provider the model will run on"),
+    fact(Scope::Node, "macs", "multiply-accumulates of this op at batch 1"),
+    fact(Scope::Node, "macs.exact", "false when the MAC count of this op is a lower bound or unknown"),
+    fact(Scope::Node, "int8_inputs", "number of inputs with int8 or uint8 element type"),
+    fact(Scope::Node, "in_island", "the node belongs to a float island"),
+    fact(Scope::Node, "island.ops", "op types of the island this node belongs to"),
+    fact(Scope::Node, "param_input", "some input is a constant or Paddle parameter"),
+    fact(Scope::Node, "quantized_input", "some activation input comes from a (de)quantization op that really quantizes"),
+    fact(Scope::Node, "output_zero_point", "zero point of the QuantizeLinear that reads this node's output"),
+    fact(Scope::Node, "output_zero_point_at_min", "that zero point is the lowest value of its type, so a Relu or Clip can fold into it"),
+    fact(Scope::Node, "output_qtype", "element type of the QuantizeLinear that reads this node's output"),
+    fact(Scope::Island, "island.size", "number of float nodes in the island"),
+    fact(Scope::Island, "island.ops", "op types in the island with counts, in file order (`HardSigmoid×1, Mul×1`)"),
+    fact(Scope::Island, "island.compute_ops", "number of Conv, MatMul and Gemm nodes (and their fusions) left float in the island"),
+    fact(Scope::Island, "island.chain_sizes", "sizes of the int8 chains the island separates"),
 ];
 
 /// Looks up a fact by scope and name.
