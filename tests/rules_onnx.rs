@@ -114,3 +114,31 @@ fn ql404_fires_on_tiny() {
         assert_eq!(found[0].severity, Severity::Info);
     }
 }
+
+#[test]
+fn ql404_quiet_with_enough_compute() {
+    let folder = common::testdata("generated/big_conv");
+    let report = lint_paths(&[folder], &[], "icelake-server");
+    common::assert_loaded(&report);
+    assert_eq!(report.inputs.len(), 2, "export and optimized graph");
+    for input in &report.inputs {
+        let macs = input.summary.as_ref().map(|s| s.macs_quantizable);
+        assert!(
+            macs > Some(10_000_000),
+            "{}: {macs:?}",
+            input.path.display()
+        );
+    }
+    assert!(
+        with_code(&report, "QL404").is_empty(),
+        "{:#?}",
+        report.findings
+    );
+}
+
+#[test]
+fn big_conv_export_and_graph_are_clean() {
+    let folder = common::testdata("generated/big_conv");
+    let report = lint_paths(&[folder], &[], "icelake-server");
+    assert!(report.findings.is_empty(), "{:#?}", report.findings);
+}

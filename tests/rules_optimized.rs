@@ -18,7 +18,7 @@ fn convnet_relu_islands_and_symmetric_reason() {
     assert_eq!(islands.len(), 5, "{islands:#?}");
     let relu_islands = islands
         .iter()
-        .filter(|f| f.message.contains("(Relu)"))
+        .filter(|f| f.message.starts_with("float island (Relu) "))
         .count();
     assert_eq!(relu_islands, 4, "{islands:#?}");
     let relus = with_code(&report, "QL303");
@@ -140,4 +140,64 @@ fn optimized_files_are_detected_without_flag() {
     assert_eq!(report.inputs[0].stage, Some(qlint::graph::Stage::Optimized));
     let export = lint_corpus("convnet/pd262-A_qdq_full/p2o131.onnx");
     assert_eq!(export.inputs[0].stage, Some(qlint::graph::Stage::Onnx));
+}
+
+#[test]
+fn ql304_fires_when_float_gemm_holds_most_macs() {
+    let model = common::testdata("generated/float_gemm_head/model.qdq.ort_extended.onnx");
+    let report = lint_paths(&[model], &[], "icelake-server");
+    common::assert_loaded(&report);
+    let found = with_code(&report, "QL304");
+    assert_eq!(found.len(), 1, "{:#?}", report.findings);
+    assert!(
+        found[0]
+            .message
+            .starts_with("only 29.7% of 186.4K quantizable MACs"),
+        "{}",
+        found[0].message
+    );
+    assert!(
+        found[0].message.ends_with("(29.7% < 80.0%)"),
+        "{}",
+        found[0].message
+    );
+}
+
+#[test]
+fn ql304_fires_on_mbv3ish_unfused_convs() {
+    let report = lint_corpus("mbv3ish/pd262-A_qdq_full/p2o131.ort_extended.onnx");
+    let found = with_code(&report, "QL304");
+    assert_eq!(found.len(), 1);
+    assert!(
+        found[0]
+            .message
+            .starts_with("only 68.4% of 1.2M quantizable MACs"),
+        "{}",
+        found[0].message
+    );
+}
+
+#[test]
+fn ql304_quiet_when_convs_are_fused() {
+    for file in [
+        "convnet/pd262-A_qdq_full/p2o131.ort_extended.onnx",
+        "leaky/pd262-A_qdq_full/p2o131.ort_all.onnx",
+    ] {
+        let report = lint_corpus(file);
+        assert!(
+            with_code(&report, "QL304").is_empty(),
+            "{file}: {:#?}",
+            with_code(&report, "QL304")
+        );
+    }
+    let big = common::testdata("generated/big_conv/model.qdq.ort_extended.onnx");
+    let report = lint_paths(&[big], &[], "icelake-server");
+    common::assert_loaded(&report);
+    assert!(with_code(&report, "QL304").is_empty());
+}
+
+#[test]
+fn ql304_quiet_on_float_graph() {
+    let report = lint_corpus("convnet/pd331-float/p2o131.ort_extended.onnx");
+    assert!(with_code(&report, "QL304").is_empty());
 }

@@ -14,14 +14,23 @@ use crate::analysis::chains::{self, ChainAnalysis};
 use crate::analysis::macs::{self, MacCount};
 use crate::analysis::shapes;
 use crate::analysis::{FactMap, Facts, Island, Value, quant};
-use crate::graph::{Model, ModelFormat};
+use crate::graph::{Model, ModelFormat, Stage};
 use crate::host::CpuTarget;
 
 /// Computes every fact of `model` as judged for the target CPU.
 pub fn compute(model: &Model, cpu: &CpuTarget, provider: &str) -> Facts {
     let inferred = shapes::infer(model);
     let mac_count = macs::count(model, &inferred);
-    let analysis = chains::analyze(model, &inferred);
+    let mut analysis = chains::analyze(model, &inferred);
+    if model.stage != Stage::Optimized {
+        // In an exported QDQ graph every op sits between DequantizeLinear and QuantizeLinear
+        // until ORT fuses it, so islands describe only optimized graphs.
+        analysis.islands.clear();
+        analysis
+            .node_island
+            .iter_mut()
+            .for_each(|island| *island = None);
+    }
     let mut facts = FactMap::new();
     model_facts(&mut facts, model);
     mac_facts(&mut facts, &mac_count);
@@ -171,7 +180,8 @@ fn island_facts(model: &Model, analysis: &ChainAnalysis) -> Vec<Island> {
         .collect()
 }
 
-/// Lists op types with their counts in order of first appearance: `HardSigmoid×1, Mul×1`.
+/// Lists op types in order of first appearance, with a count when an op repeats:
+/// `HardSigmoid, Mul` or `Relu×2, Add`.
 pub fn op_summary(ops: impl IntoIterator<Item = String>) -> String {
     let mut order: Vec<String> = Vec::new();
     let mut counts: BTreeMap<String, usize> = BTreeMap::new();
@@ -184,7 +194,10 @@ pub fn op_summary(ops: impl IntoIterator<Item = String>) -> String {
     }
     order
         .iter()
-        .map(|op| format!("{op}×{}", counts.get(op).copied().unwrap_or(0)))
+        .map(|op| match counts.get(op).copied().unwrap_or(0) {
+            1 => op.clone(),
+            count => format!("{op}×{count}"),
+        })
         .collect::<Vec<_>>()
         .join(", ")
 }

@@ -72,12 +72,22 @@ fn summary_row(report: &Report, input: &InputReport, summary: &ModelSummary) -> 
         summary.nodes.to_string(),
         summary.quant_ops.to_string(),
         chains_cell(input.stage, &summary.chains),
-        summary.islands.to_string(),
+        islands_cell(input.stage, summary.islands),
         int8_share_cell(summary),
         count_at(Severity::Error),
         count_at(Severity::Warning),
         count_at(Severity::Info),
     ]
+}
+
+/// Formats the island count; `-` before ONNX Runtime optimized the graph, where islands are not
+/// defined.
+fn islands_cell(stage: Option<Stage>, islands: usize) -> String {
+    if stage == Some(Stage::Optimized) {
+        islands.to_string()
+    } else {
+        "-".to_string()
+    }
 }
 
 /// Formats the chain count and sizes, `4 [1, 1, 1, 1]`; `-` before ONNX Runtime optimized the

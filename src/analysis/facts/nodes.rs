@@ -56,6 +56,14 @@ pub(super) fn node_facts(
             }
             let param = inputs.iter().any(|&t| is_constant(t));
             facts.insert("param_input".into(), Value::Bool(param));
+            // The data input is Paddle slot `X` (ProgramDesc sorts slots by name, so it need not
+            // come first); ONNX and PIR put the data tensor at position 0.
+            let data = node
+                .slot_inputs("X")
+                .next()
+                .or_else(|| node.inputs.first().and_then(|p| p.tensor));
+            let data_param = data.is_some_and(&is_constant);
+            facts.insert("data_input_constant".into(), Value::Bool(data_param));
             let quantized = inputs
                 .iter()
                 .filter(|&&t| !is_constant(t))
