@@ -51,7 +51,7 @@ pub struct Cli {
     #[arg(long, value_delimiter = ',', value_name = "CODES")]
     pub ignore: Vec<String>,
 
-    /// Override a rule's severity, as CODE=LEVEL (repeatable).
+    /// Override rule severities, as CODE=LEVEL[,CODE=LEVEL...] (repeatable).
     #[arg(long, value_name = "CODE=LEVEL")]
     pub severity: Vec<String>,
 

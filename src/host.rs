@@ -9,7 +9,7 @@ use std::fmt;
 /// The int8-relevant features of one CPU.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CpuTarget {
-    /// `host`, a profile name, or `custom` for a flag list.
+    /// `host`, a profile name, or the sorted flags of a flag list.
     pub name: String,
     /// Linux `/proc/cpuinfo` flag names.
     pub flags: BTreeSet<String>,
@@ -107,7 +107,7 @@ impl CpuTarget {
     /// Parses `--target-cpu`: `host`, a profile name, or a comma-separated flag list.
     pub fn parse(spec: &str) -> Result<CpuTarget, String> {
         let spec = spec.trim();
-        if spec.is_empty() || spec == "host" {
+        if spec == "host" {
             return Ok(CpuTarget::host());
         }
         if let Some((name, _, extra)) = PROFILES.iter().find(|(name, _, _)| *name == spec) {
@@ -121,6 +121,11 @@ impl CpuTarget {
                 flags,
             });
         }
+        if spec.is_empty() {
+            return Err(
+                "empty CPU: use host, a profile name, or a comma-separated flag list".into(),
+            );
+        }
         let mut flags = BTreeSet::new();
         for flag in spec.split(',').map(str::trim).filter(|f| !f.is_empty()) {
             if !KNOWN_FLAGS.contains(&flag) {
@@ -133,10 +138,9 @@ impl CpuTarget {
             }
             flags.insert(flag.to_string());
         }
-        Ok(CpuTarget {
-            name: "custom".to_string(),
-            flags,
-        })
+        // A flag list is named by its flags, so messages show what the user asked for.
+        let name = flags.iter().cloned().collect::<Vec<_>>().join(",");
+        Ok(CpuTarget { name, flags })
     }
 }
 
@@ -205,7 +209,7 @@ mod tests {
     #[test]
     fn flag_list_parses() {
         let cpu = CpuTarget::parse("avx2, avx_vnni");
-        assert_eq!(cpu.as_ref().map(|c| c.name.as_str()), Ok("custom"));
+        assert_eq!(cpu.as_ref().map(|c| c.name.as_str()), Ok("avx2,avx_vnni"));
         assert_eq!(cpu.map(|c| c.has_vnni()), Ok(true));
     }
 

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use crate::analysis::{self, Facts, Value};
 use crate::graph::{Model, Stage};
 use crate::host::CpuTarget;
-use crate::load::{self, Input};
+use crate::load::{self, Input, InputKind};
 use crate::report::{InputReport, ModelSummary, Report};
 use crate::rules::{Rule, RuleSet, evaluate};
 
@@ -54,11 +54,27 @@ pub fn lint(rules: &RuleSet, options: &LintOptions) -> Report {
             }),
         }
     }
-    // A file named twice is linted once; being forced to the optimized stage wins.
-    inputs.sort_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)));
-    inputs.dedup_by(|a, b| a.0 == b.0);
+    // A file named twice (also as `./x.onnx` and `x.onnx`) is linted once; being forced to the
+    // optimized stage wins.
+    let mut keyed: Vec<(PathBuf, Input, bool)> = inputs
+        .into_iter()
+        .map(|(input, forced)| {
+            let key = std::fs::canonicalize(&input.path).unwrap_or_else(|_| input.path.clone());
+            (key, input, forced)
+        })
+        .collect();
+    keyed.sort_by(|a, b| a.0.cmp(&b.0).then(b.2.cmp(&a.2)));
+    keyed.dedup_by(|a, b| a.0 == b.0);
     let selected = |rule: &Rule| is_selected(rule, &options.select, &options.ignore);
-    for (input, forced) in inputs {
+    for (_, input, forced) in keyed {
+        if forced && input.kind != InputKind::Onnx {
+            let message = format!(
+                "{}: --optimized expects an ONNX file that ONNX Runtime saved, not a Paddle program",
+                input.path.display()
+            );
+            report.inputs.push(failed_input(&input.path, message));
+            continue;
+        }
         match load::load(&input, forced) {
             Ok(model) => {
                 let facts = analysis::compute(&model, &options.cpu, &options.provider);
@@ -84,6 +100,16 @@ pub fn lint(rules: &RuleSet, options: &LintOptions) -> Report {
     }
     report.sort();
     report
+}
+
+fn failed_input(path: &std::path::Path, error: String) -> InputReport {
+    InputReport {
+        path: path.to_path_buf(),
+        kind: None,
+        stage: None,
+        error: Some(error),
+        summary: None,
+    }
 }
 
 fn summarize(model: &Model, facts: &Facts) -> ModelSummary {

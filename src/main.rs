@@ -74,23 +74,35 @@ fn run(cli: &Cli) -> Result<u8> {
     if cli.paths.is_empty() && cli.optimized.is_empty() {
         bail!("no input: pass a model file or directory, or --optimized FILE (see qlint --help)");
     }
-    let cpu_spec = cli
-        .target_cpu
-        .as_deref()
-        .or(config.target_cpu.as_deref())
-        .unwrap_or("host");
-    let cpu = CpuTarget::parse(cpu_spec).map_err(|e| anyhow!("invalid --target-cpu: {e}"))?;
+    let cpu = match (&cli.target_cpu, &config.target_cpu) {
+        (Some(spec), _) => {
+            CpuTarget::parse(spec).map_err(|e| anyhow!("invalid --target-cpu: {e}"))?
+        }
+        (None, Some(spec)) => CpuTarget::parse(spec)
+            .map_err(|e| anyhow!("{}: invalid target-cpu: {e}", config_name(&config)))?,
+        (None, None) => CpuTarget::host(),
+    };
+    // Lists on the command line replace the config's lists rather than add to them.
+    let select = if cli.select.is_empty() {
+        config.select.clone()
+    } else {
+        cli.select.clone()
+    };
+    let ignore = if cli.ignore.is_empty() {
+        config.ignore.clone()
+    } else {
+        cli.ignore.clone()
+    };
+    check_prefixes(&rules, &select, "--select")?;
+    check_prefixes(&rules, &ignore, "--ignore")?;
+    let provider = cli.provider.clone().or(config.provider.clone());
     let options = LintOptions {
         paths: cli.paths.clone(),
         optimized: cli.optimized.clone(),
         cpu,
-        provider: cli
-            .provider
-            .clone()
-            .or(config.provider.clone())
-            .unwrap_or_else(|| "cpu".into()),
-        select: [config.select.clone(), cli.select.clone()].concat(),
-        ignore: [config.ignore.clone(), cli.ignore.clone()].concat(),
+        provider: provider.unwrap_or_else(|| "cpu".into()),
+        select,
+        ignore,
     };
     let report = lint(&rules, &options);
     write_report(cli, &report)?;
@@ -113,6 +125,27 @@ fn exit_code(report: &report::Report, fail_on: Severity) -> u8 {
     } else {
         0
     }
+}
+
+/// Rejects a code prefix that matches no rule, since a typo would silently run nothing.
+fn check_prefixes(rules: &RuleSet, prefixes: &[String], option: &str) -> Result<()> {
+    for prefix in prefixes {
+        let wanted = prefix.trim().to_ascii_uppercase();
+        if wanted.is_empty() || !rules.rules.iter().any(|r| r.code.starts_with(&wanted)) {
+            bail!(
+                "{option} `{prefix}` matches no rule code: run `qlint --list-rules` to see every code"
+            );
+        }
+    }
+    Ok(())
+}
+
+fn config_name(config: &Config) -> String {
+    config
+        .path
+        .as_ref()
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|| ".qlint.yaml".into())
 }
 
 fn load_config(cli: &Cli) -> Result<Config> {
@@ -139,24 +172,18 @@ fn load_rules(cli: &Cli, config: &Config) -> Result<RuleSet> {
         .cloned()
         .collect();
     let mut rules = RuleSet::with_extra_packs(&packs)?;
-    let config_name = || {
-        config
-            .path
-            .as_ref()
-            .map(|p| p.display().to_string())
-            .unwrap_or_else(|| ".qlint.yaml".into())
-    };
     for (name, value) in &config.thresholds {
         rules
             .set_threshold(name, *value)
-            .map_err(|e| anyhow!("{}: {e}", config_name()))?;
+            .map_err(|e| anyhow!("{}: {e}", config_name(config)))?;
     }
     for (code, level) in &config.severity {
         rules
             .set_severity(code, *level)
-            .map_err(|e| anyhow!("{}: {e}", config_name()))?;
+            .map_err(|e| anyhow!("{}: {e}", config_name(config)))?;
     }
-    for entry in &cli.severity {
+    let entries = cli.severity.iter().flat_map(|s| s.split(','));
+    for entry in entries.filter(|s| !s.trim().is_empty()) {
         let (code, level) = entry
             .split_once('=')
             .ok_or_else(|| anyhow!("invalid --severity `{entry}`: expected CODE=LEVEL"))?;

@@ -358,3 +358,102 @@ mod bad_input {
             .stderr(predicate::str::contains(".qlint.yaml:1:1"));
     }
 }
+
+#[test]
+fn select_typo_is_usage_error() {
+    qlint()
+        .arg(corpus("tiny/pd262-A_qdq_full"))
+        .args(["--select", "QL9"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "--select `QL9` matches no rule code",
+        ));
+}
+
+#[test]
+fn command_line_select_replaces_config_select() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join(".qlint.yaml");
+    std::fs::write(&config, "select: [QL1]\n").unwrap();
+    let model = corpus("convnet/pd262-A_qdq_full/p2o131.ort_extended.onnx");
+    let mut cmd = Command::cargo_bin("qlint").unwrap();
+    cmd.arg(&model)
+        .args(["--target-cpu", "zen4", "--config"])
+        .arg(&config);
+    cmd.assert()
+        .code(0)
+        .stdout(predicate::str::contains("[QL3").not());
+    let mut cmd = Command::cargo_bin("qlint").unwrap();
+    cmd.arg(&model)
+        .args(["--target-cpu", "zen4", "--select", "QL302", "--config"])
+        .arg(&config);
+    cmd.assert()
+        .code(0)
+        .stdout(predicate::str::contains("[QL302]"));
+}
+
+#[test]
+fn severity_accepts_comma_list() {
+    qlint()
+        .arg(corpus("convnet/pd262-A_qdq_full/p2o131.ort_extended.onnx"))
+        .args([
+            "--target-cpu",
+            "zen4",
+            "--severity",
+            "QL302=error,QL303=error",
+        ])
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("error: "));
+}
+
+#[test]
+fn optimized_flag_rejects_paddle_program() {
+    qlint()
+        .arg("--optimized")
+        .arg(corpus("convnet/pd262-A_qdq_full"))
+        .args(["--target-cpu", "zen4"])
+        .assert()
+        .code(2)
+        .stdout(predicate::str::contains("--optimized expects an ONNX file"));
+}
+
+#[test]
+fn forced_optimized_export_reports_only_ql306() {
+    let out = qlint()
+        .arg("--optimized")
+        .arg(corpus("convnet/pd262-A_qdq_full/p2o131.onnx"))
+        .args([
+            "--target-cpu",
+            "zen4",
+            "--select",
+            "QL3",
+            "--format",
+            "json",
+        ])
+        .output()
+        .unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let codes: Vec<&str> = json["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|f| f["code"].as_str())
+        .collect();
+    assert_eq!(codes, vec!["QL306"]);
+}
+
+#[test]
+fn same_file_twice_is_linted_once() {
+    let model = corpus("tiny/pd262-A_qdq_full/p2o131.onnx");
+    let dotted = model.parent().unwrap().join(".").join("p2o131.onnx");
+    let out = qlint()
+        .arg(&model)
+        .arg(&dotted)
+        .args(["--format", "json", "--target-cpu", "zen4"])
+        .output()
+        .unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["inputs"].as_array().map(Vec::len), Some(1));
+}

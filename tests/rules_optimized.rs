@@ -70,7 +70,8 @@ fn mbv3ish_islands_name_float_ops() {
             );
         }
         assert!(
-            text.iter().all(|m| m.contains("chains of sizes [")),
+            text.iter()
+                .all(|m| m.contains("chains of sizes [") || m.ends_with("next to no int8 chain")),
             "{text:#?}"
         );
         let convs = with_code(&report, "QL301");

@@ -22,9 +22,11 @@ pub fn compute(model: &Model, cpu: &CpuTarget, provider: &str) -> Facts {
     let inferred = shapes::infer(model);
     let mac_count = macs::count(model, &inferred);
     let mut analysis = chains::analyze(model, &inferred);
-    if model.stage != Stage::Optimized {
+    let fused = analysis.chains.iter().any(|c| c.size > 0);
+    if model.stage != Stage::Optimized || !fused {
         // In an exported QDQ graph every op sits between DequantizeLinear and QuantizeLinear
-        // until ORT fuses it, so islands describe only optimized graphs.
+        // until ORT fuses it, so islands describe only optimized graphs in which ORT fused
+        // something; a file passed as optimized without any fusion gets QL306 instead.
         analysis.islands.clear();
         analysis
             .node_island
@@ -171,6 +173,7 @@ fn island_facts(model: &Model, analysis: &ChainAnalysis) -> Vec<Island> {
             facts.insert("island.size".into(), num(parts.nodes.len()));
             facts.insert("island.ops".into(), Value::Str(ops));
             facts.insert("island.compute_ops".into(), num(compute));
+            facts.insert("island.chains".into(), num(parts.chains.len()));
             facts.insert("island.chain_sizes".into(), Value::List(chain_sizes));
             Island {
                 nodes: parts.nodes.clone(),

@@ -186,6 +186,7 @@ pub const FACTS: &[FactDoc] = &[
     fact(Scope::Island, "island.size", "number of float nodes in the island"),
     fact(Scope::Island, "island.ops", "op types in the island with counts, in file order (`HardSigmoid, Mul`, or `Relu×2` when one repeats)"),
     fact(Scope::Island, "island.compute_ops", "number of Conv, MatMul and Gemm nodes (and their fusions) left float in the island"),
+    fact(Scope::Island, "island.chains", "number of int8 chains next to the island (feeding or fed by it)"),
     fact(Scope::Island, "island.chain_sizes", "sizes of the int8 chains the island separates"),
 ];
 

@@ -125,8 +125,10 @@ fn finding_case(finding: &Finding) -> TestCase {
         body.push_str(&format!("\nnodes: {}", node_list(&finding.nodes)));
     }
 
+    // Only errors fail a test case, matching qlint's default `--fail-on error`, so a run that
+    // exits 0 never shows failed tests.
     let outcome = match finding.severity {
-        Severity::Info => Outcome::Passed { output: Some(body) },
+        Severity::Info | Severity::Warning => Outcome::Passed { output: Some(body) },
         severity => Outcome::Failure {
             kind: severity.as_str(),
             message: message_with_node(finding),
@@ -253,7 +255,7 @@ mod tests {
     fn junit_totals_count_outcomes() {
         let text = render(&sample_report());
         // 5 findings (4 fail, 1 info passes), 1 load error, 1 run error, 1 clean model.
-        let header = r#"<testsuites name="qlint" tests="8" failures="4" errors="2">"#;
+        let header = r#"<testsuites name="qlint" tests="8" failures="2" errors="2">"#;
         assert!(text.contains(header), "{text}");
     }
 

@@ -82,15 +82,51 @@ pub struct Finding {
 
 impl Finding {
     /// The key that output is sorted by: path, stage, node id, code, then message.
-    pub fn sort_key(&self) -> (PathBuf, String, String, String, String) {
+    pub fn sort_key(&self) -> (PathBuf, String, Vec<NaturalChunk>, String, String) {
         (
             self.path.clone(),
             self.stage.clone(),
-            self.node.clone().unwrap_or_default(),
+            natural_key(self.node.as_deref().unwrap_or_default()),
             self.code.clone(),
             self.message.clone(),
         )
     }
+}
+
+/// A run of digits or of other characters, so that `Conv.2` sorts before `Conv.10`.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum NaturalChunk {
+    /// Digits compare by value, then by length so `01` and `1` keep a fixed order.
+    Number(u128, usize),
+    Text(String),
+}
+
+/// Splits `text` into digit and non-digit runs for natural ordering.
+pub fn natural_key(text: &str) -> Vec<NaturalChunk> {
+    let mut chunks = Vec::new();
+    let mut current = String::new();
+    let mut in_digits = false;
+    let flush = |current: &mut String, digits: bool, chunks: &mut Vec<NaturalChunk>| {
+        if current.is_empty() {
+            return;
+        }
+        let chunk = match current.parse::<u128>() {
+            Ok(n) if digits => NaturalChunk::Number(n, current.len()),
+            _ => NaturalChunk::Text(current.clone()),
+        };
+        chunks.push(chunk);
+        current.clear();
+    };
+    for c in text.chars() {
+        let digit = c.is_ascii_digit();
+        if digit != in_digits {
+            flush(&mut current, in_digits, &mut chunks);
+            in_digits = digit;
+        }
+        current.push(c);
+    }
+    flush(&mut current, in_digits, &mut chunks);
+    chunks
 }
 
 /// Per-model numbers for the summary table.
