@@ -27,6 +27,10 @@ pub struct Cli {
     #[arg(long)]
     pub list_rules: bool,
 
+    /// List every fact that rules can read, with its scope and meaning.
+    #[arg(long)]
+    pub list_facts: bool,
+
     /// Print a rule's summary, why, fix, example and known problems.
     #[arg(long, value_name = "CODE")]
     pub explain: Option<String>,

@@ -62,6 +62,13 @@ fn run(cli: &Cli) -> Result<u8> {
             .write_all(rules::docs::list(&rules, ascii).as_bytes())?;
         return Ok(0);
     }
+    if cli.list_facts {
+        let ascii = !stdout.is_terminal();
+        stdout
+            .lock()
+            .write_all(rules::docs::list_facts(ascii).as_bytes())?;
+        return Ok(0);
+    }
     if let Some(code) = &cli.explain {
         let rule = rules.find(code).ok_or_else(|| {
             anyhow!("unknown rule code `{code}`: run `qlint --list-rules` to see every code")

@@ -266,6 +266,8 @@ fn compile_regex(file: &str, pattern: &str, loc: Location) -> Result<Regex, Rule
                 .last()
                 .unwrap_or("")
                 .trim()
+                .trim_start_matches("error:")
+                .trim()
                 .to_string();
             RuleError::at(file, loc, format!("invalid regex `{pattern}`: {detail}"))
         })

@@ -64,6 +64,23 @@ pub fn list(set: &RuleSet, ascii: bool) -> String {
     format!("{table}\n")
 }
 
+/// Renders a table of every fact rules can read: scope, name, meaning.
+pub fn list_facts(ascii: bool) -> String {
+    let mut table = Table::new();
+    table
+        .load_preset(if ascii {
+            presets::ASCII_MARKDOWN
+        } else {
+            presets::UTF8_FULL_CONDENSED
+        })
+        .set_content_arrangement(ContentArrangement::Disabled)
+        .set_header(["scope", "fact", "meaning"]);
+    for fact in crate::analysis::FACTS {
+        table.add_row([fact.scope.as_str(), fact.name, fact.doc]);
+    }
+    format!("{table}\n")
+}
+
 /// Wraps text at `width` columns on word boundaries.
 fn wrap(text: &str, width: usize) -> String {
     let mut out = String::new();

@@ -168,14 +168,21 @@ fn check_name(
     if grouped {
         known.push("count".into());
     }
-    known.extend(
-        FACTS
-            .iter()
-            .filter(|f| f.scope == scope || f.scope == Scope::Model)
-            .map(|f| f.name.to_string()),
-    );
+    for fact in FACTS
+        .iter()
+        .filter(|f| f.scope == scope || f.scope == Scope::Model)
+    {
+        if !known.iter().any(|k| k == fact.name) {
+            known.push(fact.name.to_string());
+        }
+    }
+    let extra = if scope == Scope::Node {
+        "attr.NAME, threshold.NAME and CAPTURE.op"
+    } else {
+        "threshold.NAME"
+    };
     Err(format!(
-        "unknown placeholder `{{{name}}}` in message: known names are {}, attr.NAME, threshold.NAME and CAPTURE.op",
+        "unknown placeholder `{{{name}}}` in message: known names are {}, {extra}",
         known.join(", ")
     ))
 }
