@@ -11,6 +11,7 @@ use anyhow::{Context, Result, anyhow, bail};
 use clap::Parser;
 
 use cli::{Cli, ColorChoice, Level};
+use qlint::analysis::paddle2onnx::Paddle2OnnxVersion;
 use qlint::host::CpuTarget;
 use qlint::lint::{LintOptions, lint};
 use qlint::report::{self, Severity};
@@ -80,6 +81,11 @@ fn run(cli: &Cli) -> Result<u8> {
         .or(config.target_cpu.as_deref())
         .unwrap_or("host");
     let cpu = CpuTarget::parse(cpu_spec).map_err(|e| anyhow!("invalid --target-cpu: {e}"))?;
+    let paddle2onnx = match &cli.paddle2onnx_version {
+        Some(text) => Paddle2OnnxVersion::parse(text)
+            .map_err(|e| anyhow!("invalid --paddle2onnx-version: {e}"))?,
+        None => config.paddle2onnx_version.clone().unwrap_or_default(),
+    };
     let options = LintOptions {
         paths: cli.paths.clone(),
         optimized: cli.optimized.clone(),
@@ -91,6 +97,7 @@ fn run(cli: &Cli) -> Result<u8> {
             .unwrap_or_else(|| "cpu".into()),
         select: [config.select.clone(), cli.select.clone()].concat(),
         ignore: [config.ignore.clone(), cli.ignore.clone()].concat(),
+        paddle2onnx,
     };
     let report = lint(&rules, &options);
     write_report(cli, &report)?;
