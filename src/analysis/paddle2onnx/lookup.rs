@@ -42,6 +42,9 @@ pub fn lookup(
             // Paddle's translator names an op that writes one of its inputs in place with a
             // trailing `_` (op_translator.cc, IsInplace): Paddle 2.6's identity `scale`
             // with X == Out becomes `pd_op.scale_`.
+            // NOTE: the translator also inserts ops that have no ProgramDesc node, such as
+            // `builtin.set_parameter` in QAT programs saved without onnx_format; those are
+            // not judged.
             if writes_input(graph, node) && !pir.ends_with('_') {
                 pir.push('_');
             }
