@@ -70,6 +70,11 @@ pub struct Cli {
     #[arg(long, value_name = "EP")]
     pub provider: Option<String>,
 
+    /// Paddle2ONNX release that Paddle programs are judged for (QL108): 1.0.6, 1.2.0 to
+    /// 1.2.11, 1.3.1 or 2.1.0 [default: 1.3.1, or the config's paddle2onnx-version].
+    #[arg(long, value_name = "X.Y.Z")]
+    pub paddle2onnx_version: Option<String>,
+
     /// Config file [default: the nearest .qlint.yaml from the current directory upward].
     #[arg(long, value_name = "FILE", conflicts_with = "no_config")]
     pub config: Option<PathBuf>,

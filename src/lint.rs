@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+use crate::analysis::paddle2onnx::{self, Paddle2OnnxVersion};
 use crate::analysis::{self, Facts, Value};
 use crate::graph::{Model, Stage};
 use crate::host::CpuTarget;
@@ -23,6 +24,8 @@ pub struct LintOptions {
     pub select: Vec<String>,
     /// Code prefixes to skip.
     pub ignore: Vec<String>,
+    /// The Paddle2ONNX release that Paddle programs are judged for (QL108).
+    pub paddle2onnx: Paddle2OnnxVersion,
 }
 
 /// True when `rule` passes the select and ignore prefixes (case-insensitive).
@@ -77,7 +80,8 @@ pub fn lint(rules: &RuleSet, options: &LintOptions) -> Report {
         }
         match load::load(&input, forced) {
             Ok(model) => {
-                let facts = analysis::compute(&model, &options.cpu, &options.provider);
+                let mut facts = analysis::compute(&model, &options.cpu, &options.provider);
+                paddle2onnx::add_facts(&model, &options.paddle2onnx, &mut facts);
                 report
                     .findings
                     .extend(evaluate(rules, &model, &facts, &selected));

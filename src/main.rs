@@ -11,6 +11,7 @@ use anyhow::{Context, Result, anyhow, bail};
 use clap::Parser;
 
 use cli::{Cli, ColorChoice, Level};
+use qlint::analysis::paddle2onnx::Paddle2OnnxVersion;
 use qlint::host::CpuTarget;
 use qlint::lint::{LintOptions, lint};
 use qlint::report::{self, Severity};
@@ -103,6 +104,11 @@ fn run(cli: &Cli) -> Result<u8> {
     check_prefixes(&rules, &select, "--select")?;
     check_prefixes(&rules, &ignore, "--ignore")?;
     let provider = cli.provider.clone().or(config.provider.clone());
+    let paddle2onnx = match &cli.paddle2onnx_version {
+        Some(text) => Paddle2OnnxVersion::parse(text)
+            .map_err(|e| anyhow!("invalid --paddle2onnx-version: {e}"))?,
+        None => config.paddle2onnx_version.clone().unwrap_or_default(),
+    };
     let options = LintOptions {
         paths: cli.paths.clone(),
         optimized: cli.optimized.clone(),
@@ -110,6 +116,7 @@ fn run(cli: &Cli) -> Result<u8> {
         provider: provider.unwrap_or_else(|| "cpu".into()),
         select,
         ignore,
+        paddle2onnx,
     };
     let report = lint(&rules, &options);
     write_report(cli, &report)?;

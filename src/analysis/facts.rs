@@ -4,7 +4,8 @@
 //! always (`opset` only for ONNX), node facts for every node, island facts for every island.
 //! Node facts that describe something the node lacks are left out: `macs` of a compute op with
 //! unknown shapes, `island.ops` of a node outside islands, and the `output_*` facts of a node
-//! whose output no QuantizeLinear reads.
+//! whose output no QuantizeLinear reads. The `paddle2onnx.*` facts depend on the Paddle2ONNX
+//! release chosen for the run, so [`crate::analysis::paddle2onnx::add_facts`] adds them later.
 
 mod nodes;
 

@@ -4,6 +4,7 @@
 pub mod chains;
 pub mod facts;
 pub mod macs;
+pub mod paddle2onnx;
 pub mod quant;
 pub mod shapes;
 #[cfg(test)]
@@ -172,6 +173,8 @@ pub const FACTS: &[FactDoc] = &[
     fact(Scope::Model, "cpu.vnni", "the target CPU has AVX512-VNNI or AVX-VNNI"),
     fact(Scope::Model, "cpu.flags", "the target CPU's int8-related flags"),
     fact(Scope::Model, "provider", "the execution provider the model will run on"),
+    fact(Scope::Model, "paddle2onnx.version", "the Paddle2ONNX release that export checks are judged for (Paddle programs)"),
+    fact(Scope::Model, "paddle2onnx.int8_program", "the Paddle program has INT8 quantize_linear or dequantize_linear ops"),
     fact(Scope::Node, "macs", "multiply-accumulates of this op at batch 1"),
     fact(Scope::Node, "macs.exact", "false when the MAC count of this op is a lower bound or unknown"),
     fact(Scope::Node, "int8_inputs", "number of inputs with int8 or uint8 element type"),
@@ -183,6 +186,10 @@ pub const FACTS: &[FactDoc] = &[
     fact(Scope::Node, "output_zero_point", "zero point of the QuantizeLinear that reads this node's output"),
     fact(Scope::Node, "output_zero_point_at_min", "that zero point is the lowest value of its type, so a Relu or Clip can fold into it"),
     fact(Scope::Node, "output_qtype", "element type of the QuantizeLinear that reads this node's output"),
+    fact(Scope::Node, "paddle2onnx.converts", "the judged Paddle2ONNX release converts or skips this Paddle op; absent when that release cannot read the program's format"),
+    fact(Scope::Node, "paddle2onnx.lookup", "the name the judged release looks the op up by (after Paddle's PIR translation and the release's renames)"),
+    fact(Scope::Node, "paddle2onnx.newest", "the newest release in qlint's table that converts this Paddle op"),
+    fact(Scope::Node, "paddle2onnx.newest_int8", "the newest release that converts this Paddle op and exports INT8"),
     fact(Scope::Island, "island.size", "number of float nodes in the island"),
     fact(Scope::Island, "island.ops", "op types in the island with counts, in file order (`HardSigmoid, Mul`, or `Relu×2` when one repeats)"),
     fact(Scope::Island, "island.compute_ops", "number of Conv, MatMul and Gemm nodes (and their fusions) left float in the island"),

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use super::schema::ConfigSpec;
 use super::{RuleError, parse_yaml, read_yaml_file};
+use crate::analysis::paddle2onnx::Paddle2OnnxVersion;
 use crate::report::Severity;
 
 /// The file name qlint looks for, from the current directory upward.
@@ -20,6 +21,8 @@ pub struct Config {
     pub fail_on: Option<Severity>,
     pub target_cpu: Option<String>,
     pub provider: Option<String>,
+    /// Paddle2ONNX release that Paddle programs are judged for, checked against the table.
+    pub paddle2onnx_version: Option<Paddle2OnnxVersion>,
     /// Extra rule packs, resolved against the config file's directory.
     pub rules: Vec<PathBuf>,
     pub thresholds: BTreeMap<String, f64>,
@@ -59,6 +62,13 @@ pub fn load_config(path: &Path) -> Result<Config, RuleError> {
         ),
         None => None,
     };
+    let paddle2onnx_version = match &spec.paddle2onnx_version {
+        Some(version) => Some(
+            Paddle2OnnxVersion::parse(&version.value)
+                .map_err(|e| RuleError::at(&file, version.referenced, e))?,
+        ),
+        None => None,
+    };
     let base = path.parent().unwrap_or(Path::new("."));
     let mut thresholds = BTreeMap::new();
     for (name, value) in &spec.thresholds {
@@ -76,6 +86,7 @@ pub fn load_config(path: &Path) -> Result<Config, RuleError> {
         fail_on,
         target_cpu: spec.target_cpu,
         provider: spec.provider,
+        paddle2onnx_version,
         rules: spec.rules.iter().map(|r| base.join(r)).collect(),
         thresholds,
     })

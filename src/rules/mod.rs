@@ -25,6 +25,10 @@ use crate::report::Severity;
 /// The packs built into the binary: `(file name, YAML text)`.
 pub const BUILTIN_PACKS: &[(&str, &str)] = &[
     ("rules/paddle.yaml", include_str!("../../rules/paddle.yaml")),
+    (
+        "rules/paddle_export.yaml",
+        include_str!("../../rules/paddle_export.yaml"),
+    ),
     ("rules/onnx.yaml", include_str!("../../rules/onnx.yaml")),
     (
         "rules/optimized.yaml",
@@ -253,7 +257,9 @@ mod tests {
         ] {
             assert!(set.find(code).is_some(), "{code} missing");
         }
-        for code in ["QL304", "QL305", "QL306", "QL401", "QL404"] {
+        for code in [
+            "QL105", "QL108", "QL304", "QL305", "QL306", "QL401", "QL404",
+        ] {
             assert!(set.find(code).is_some(), "{code} missing");
         }
     }

@@ -179,6 +179,8 @@ pub struct ConfigSpec {
     pub fail_on: Option<Spanned<String>>,
     pub target_cpu: Option<String>,
     pub provider: Option<String>,
+    /// Paddle2ONNX release that Paddle programs are judged for.
+    pub paddle2onnx_version: Option<Spanned<String>>,
     /// Extra rule packs, relative to the config file.
     #[serde(default)]
     pub rules: Vec<String>,

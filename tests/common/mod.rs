@@ -37,6 +37,7 @@ pub fn lint_paths(paths: &[PathBuf], optimized: &[PathBuf], cpu: &str) -> Report
         provider: "cpu".into(),
         select: Vec::new(),
         ignore: Vec::new(),
+        paddle2onnx: Default::default(),
     };
     lint(&rules, &options)
 }
