@@ -3,6 +3,7 @@
 
 pub mod chains;
 pub mod facts;
+pub mod fusion;
 pub mod macs;
 pub mod paddle2onnx;
 pub mod quant;

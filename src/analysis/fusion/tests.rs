@@ -1,0 +1,1 @@
+//! Predictions on hand-made graphs and on the corpus exports.
