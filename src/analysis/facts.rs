@@ -3,7 +3,7 @@
 //! Every fact named in [`crate::analysis::FACTS`] is filled where it applies: model facts
 //! always (`opset` only for ONNX), node facts for every node, island facts for every island.
 //! Node facts that describe something the node lacks are left out: `macs` of a compute op with
-//! unknown shapes, `island.ops` of a node outside islands, and the `output_*` facts of a node
+//! unknown shapes and the `output_*` facts of a node
 //! whose output no QuantizeLinear reads. The `paddle2onnx.*` facts depend on the Paddle2ONNX
 //! release chosen for the run, so [`crate::analysis::paddle2onnx::add_facts`] adds them later.
 
@@ -40,7 +40,7 @@ pub fn compute(model: &Model, cpu: &CpuTarget, provider: &str) -> Facts {
     chain_facts(&mut facts, &analysis);
     cpu_facts(&mut facts, cpu, provider);
     let islands = island_facts(model, &analysis);
-    let node_facts = nodes::node_facts(model, &inferred, &mac_count, &analysis, &islands);
+    let node_facts = nodes::node_facts(model, &inferred, &mac_count, &analysis);
     Facts {
         model: facts,
         nodes: node_facts,

@@ -179,7 +179,6 @@ pub const FACTS: &[FactDoc] = &[
     fact(Scope::Node, "macs.exact", "false when the MAC count of this op is a lower bound or unknown"),
     fact(Scope::Node, "int8_inputs", "number of inputs with int8 or uint8 element type"),
     fact(Scope::Node, "in_island", "the node belongs to a float island"),
-    fact(Scope::Node, "island.ops", "op types of the island this node belongs to"),
     fact(Scope::Node, "data_input_constant", "the data input (Paddle slot X, else input 0) is a constant or parameter, such as a weight"),
     fact(Scope::Node, "param_input", "some input is a constant or Paddle parameter"),
     fact(Scope::Node, "quantized_input", "some activation input comes from a (de)quantization op that really quantizes"),

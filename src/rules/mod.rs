@@ -17,7 +17,7 @@ use std::path::Path;
 
 pub use compile::{Cond, MessageRule, OpSet, Rule, SeverityRule};
 pub use config::{Config, find_config, load_config};
-pub use eval::evaluate;
+pub use eval::{Evaluation, STEP_BUDGET, evaluate, evaluate_within_budget};
 
 use crate::analysis::Scope;
 use crate::report::Severity;
