@@ -1,11 +1,13 @@
-//! One lint run: resolve inputs, load each model, compute facts, evaluate rules.
+//! One lint run: resolve inputs, group them into pipelines, load each model, compute facts
+//! (cross-stage facts across a pipeline), evaluate rules.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-use crate::analysis::{self, Facts, Value};
+use crate::analysis::{self, Facts, Value, cross_stage};
 use crate::graph::{Model, Stage};
 use crate::host::CpuTarget;
-use crate::load::{self, Input};
+use crate::load;
+use crate::pipeline::{self, Source};
 use crate::report::{InputReport, ModelSummary, Report};
 use crate::rules::{Rule, RuleSet, evaluate};
 
@@ -33,57 +35,69 @@ pub fn is_selected(rule: &Rule, select: &[String], ignore: &[String]) -> bool {
 }
 
 /// Lints every input and returns the sorted report. Unreadable inputs are recorded in the
-/// report and do not stop the others.
+/// report and do not stop the others. Models are loaded one pipeline at a time (see
+/// [`pipeline`]), so cross-stage facts can compare the models of a pipeline before its rules run.
 pub fn lint(rules: &RuleSet, options: &LintOptions) -> Report {
     let mut report = Report::default();
-    let mut inputs: Vec<(Input, bool)> = Vec::new();
-    let sources = options
+    let mut sources: Vec<Source> = Vec::new();
+    let paths = options
         .paths
         .iter()
         .map(|p| (p, false))
         .chain(options.optimized.iter().map(|p| (p, true)));
-    for (path, forced) in sources {
+    for (path, forced) in paths {
         match load::discover(path) {
-            Ok(found) => inputs.extend(found.into_iter().map(|input| (input, forced))),
-            Err(error) => report.inputs.push(InputReport {
-                path: path.clone(),
-                kind: None,
-                stage: None,
-                error: Some(error.to_string()),
-                summary: None,
-            }),
+            Ok(found) => {
+                let named = pipeline::names_one_model(path, &found);
+                sources.extend(found.into_iter().map(|input| Source {
+                    input,
+                    forced,
+                    named,
+                }));
+            }
+            Err(error) => report.inputs.push(failed_input(path, error.to_string())),
         }
     }
-    // A file named twice is linted once; being forced to the optimized stage wins.
-    inputs.sort_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)));
-    inputs.dedup_by(|a, b| a.0 == b.0);
     let selected = |rule: &Rule| is_selected(rule, &options.select, &options.ignore);
-    for (input, forced) in inputs {
-        match load::load(&input, forced) {
-            Ok(model) => {
-                let facts = analysis::compute(&model, &options.cpu, &options.provider);
-                report
-                    .findings
-                    .extend(evaluate(rules, &model, &facts, &selected));
-                report.inputs.push(InputReport {
-                    path: model.path.clone(),
-                    kind: Some(model.format.as_str().to_string()),
-                    stage: Some(model.stage),
-                    error: None,
-                    summary: Some(summarize(&model, &facts)),
-                });
+    for group in pipeline::group(sources) {
+        let mut loaded: Vec<(Model, Facts)> = Vec::new();
+        for source in group {
+            match load::load(&source.input, source.forced) {
+                Ok(model) => {
+                    let facts = analysis::compute(&model, &options.cpu, &options.provider);
+                    loaded.push((model, facts));
+                }
+                Err(error) => report
+                    .inputs
+                    .push(failed_input(&source.input.path, error.to_string())),
             }
-            Err(error) => report.inputs.push(InputReport {
-                path: input.path.clone(),
-                kind: None,
-                stage: None,
-                error: Some(error.to_string()),
-                summary: None,
-            }),
+        }
+        cross_stage::annotate(&mut loaded);
+        for (model, facts) in &loaded {
+            report
+                .findings
+                .extend(evaluate(rules, model, facts, &selected));
+            report.inputs.push(InputReport {
+                path: model.path.clone(),
+                kind: Some(model.format.as_str().to_string()),
+                stage: Some(model.stage),
+                error: None,
+                summary: Some(summarize(model, facts)),
+            });
         }
     }
     report.sort();
     report
+}
+
+fn failed_input(path: &Path, error: String) -> InputReport {
+    InputReport {
+        path: path.to_path_buf(),
+        kind: None,
+        stage: None,
+        error: Some(error),
+        summary: None,
+    }
 }
 
 fn summarize(model: &Model, facts: &Facts) -> ModelSummary {

@@ -2,6 +2,7 @@
 //! MACs, host CPU features. Rust computes them once per model; YAML rules refer to them by name.
 
 pub mod chains;
+pub mod cross_stage;
 pub mod facts;
 pub mod macs;
 pub mod qdq;
