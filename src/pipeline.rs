@@ -6,7 +6,7 @@
 //! - Models named one by one on the command line (a model file, a Paddle model directory or a
 //!   `--optimized FILE`) form one pipeline, wherever their files are: `qlint inference
 //!   model.onnx` compares the Paddle model in `inference/` with `model.onnx`.
-//! - Models found by searching a directory are grouped by the directory that holds them, so
+//! - Models found by searching a directory are grouped by the directory that contains them, so
 //!   `qlint corpus/` compares each model directory's program with the exports beside it and
 //!   never a model with another directory's export.
 //!
@@ -37,8 +37,8 @@ pub fn names_one_model(path: &Path, found: &[Input]) -> bool {
     }
 }
 
-/// Removes repeated files (a file named twice is linted once; being named or forced to the
-/// optimized stage wins) and splits the rest into pipelines, in path order.
+/// Removes repeated files and splits the rest into pipelines, in path order. A file given
+/// twice is linted once, as named and as forced to the optimized stage if either time says so.
 pub fn group(mut sources: Vec<Source>) -> Vec<Vec<Source>> {
     sources.sort_by(|a, b| a.input.cmp(&b.input).then(b.forced.cmp(&a.forced)));
     let mut unique: Vec<Source> = Vec::new();

@@ -2,10 +2,10 @@
 //! each runs quantized.
 //!
 //! An op is identified by the tensor names on the paths from its constant inputs back to the
-//! stored weights, through quantization and layout ops: Paddle `conv2d` reads
-//! `conv2d_0.w_0.quantized.dequantized` from `dequantize_linear` of `conv2d_0.w_0`;
+//! stored weights, through quantization and layout ops. Paddle `conv2d` reads
+//! `conv2d_0.w_0.quantized.dequantized` from `dequantize_linear` of `conv2d_0.w_0`.
 //! Paddle2ONNX 1.3.1 keeps `conv2d_0.w_0` as the name of the `Constant` behind the ONNX Conv's
-//! QuantizeLinear/DequantizeLinear; ORT names the folded int8 weight of QLinearConv after that
+//! QuantizeLinear/DequantizeLinear. ORT names the folded int8 weight of QLinearConv after that
 //! QuantizeLinear's output (`QuantizeLinear.31`), which is on the ONNX path too.
 
 use std::collections::BTreeSet;
@@ -13,7 +13,7 @@ use std::collections::BTreeSet;
 use crate::analysis::{chains, quant};
 use crate::graph::{Graph, Model, ModelFormat, Node, NodeId, Stage, TensorId};
 
-/// Longest chain of quantization and layout ops followed back from a compute op's input.
+/// Maximum number of quantization and layout ops followed back from a compute op's input.
 const MAX_DEPTH: usize = 8;
 
 /// One compute op and how it runs.
@@ -98,7 +98,7 @@ fn dequantizes(format: ModelFormat, node: &Node) -> bool {
     }
 }
 
-/// What walking back from one input found.
+/// Tensor names met on the walk back from one input, and whether a dequantize op was among them.
 struct Walk {
     names: Vec<String>,
     through_dequantize: bool,
@@ -127,10 +127,11 @@ fn walk_back(graph: &Graph, format: ModelFormat, start: TensorId) -> Walk {
 /// Lists the compute ops of `model` (Conv, MatMul, Gemm and their quantized and fused forms;
 /// Paddle conv and matmul ops).
 ///
-/// An op counts as quantized when, in an optimized graph, it is a quantized compute op
-/// (QLinearConv, QGemm, ...); in an ONNX export, when it is one or its weight comes through
-/// a DequantizeLinear (or, without a constant input, some input does); in a Paddle program,
-/// when its weight or an input comes from a quant op that does not only observe.
+/// In an optimized graph an op counts as quantized when it is a quantized compute op
+/// (QLinearConv, QGemm, ...). In an ONNX export it counts when it is one, or when its weight
+/// comes through a DequantizeLinear (or, for an op without constant inputs, some input does).
+/// In a Paddle program it counts when its weight or an input comes from a quant op that does
+/// not only observe.
 pub fn summarize(model: &Model) -> Summary {
     let graph = &model.graph;
     let constant = chains::constant_tensors(graph);
@@ -198,8 +199,8 @@ pub fn lost<'a>(earlier: &'a Summary, later: &Summary) -> Vec<Lost<'a>> {
             .iter()
             .map(|e| (e.keys.intersection(&op.keys).count(), e))
             .filter(|(shared, _)| *shared > 0)
-            // NOTE: ties go to the earlier op first in file order; two ops sharing a weight
-            // (a tied embedding) cannot be told apart by name.
+            // NOTE: a tie goes to the op that comes first in file order, because two ops that
+            // share a weight (a tied embedding) have the same names.
             .fold(
                 None::<(usize, &ComputeOp)>,
                 |best, (shared, e)| match best {

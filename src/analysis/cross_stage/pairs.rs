@@ -2,9 +2,9 @@
 //!
 //! An ONNX export comes from the Paddle program in its directory, or from the only Paddle
 //! program of the pipeline. An ORT-optimized graph comes from the ONNX export whose file stem
-//! starts its own (`p2o131.ort_extended.onnx` from `p2o131.onnx`, the longest such stem, one
-//! in the same directory first), else from the only ONNX export, else from a Paddle program
-//! as an export would.
+//! starts its own stem (`p2o131.ort_extended.onnx` from `p2o131.onnx`). Among several, the one
+//! in the same directory wins, then the longest stem. Without such an export it comes from the
+//! only ONNX export, else from a Paddle program as an export would.
 
 use std::path::Path;
 
@@ -29,7 +29,7 @@ fn stem_derives(source: &str, derived: &str) -> bool {
         .is_some_and(|c| matches!(c, '.' | '_' | '-'))
 }
 
-/// The Paddle program that `later` was exported from.
+/// Finds the Paddle program that model `later` was exported from.
 fn paddle_source(models: &[&Model], later: usize) -> Option<usize> {
     let path = &models.get(later)?.path;
     let paddle: Vec<usize> = (0..models.len())
@@ -46,7 +46,7 @@ fn paddle_source(models: &[&Model], later: usize) -> Option<usize> {
     })
 }
 
-/// The ONNX export that the optimized graph `later` was made from.
+/// Finds the ONNX export that the optimized graph `later` was made from.
 fn onnx_source(models: &[&Model], later: usize) -> Option<usize> {
     let path = &models.get(later)?.path;
     let own = stem(path);

@@ -12,7 +12,7 @@ use super::elements::is_paddle_quant;
 use crate::analysis::{FactMap, Value, quant};
 use crate::graph::{Attr, Node, NodeId, TensorId};
 
-/// What one quant op says about its axis.
+/// Axis, weight and scale length that one quant op declares.
 struct Declared {
     /// The weight tensor (the op's data input).
     data: TensorId,

@@ -10,11 +10,11 @@ use crate::analysis::quant;
 use crate::analysis::shapes::Inferred;
 use crate::graph::{Attr, Graph, Node, NodeId, TensorId};
 
-/// Longest chain of layout and quantization ops followed between a weight and its reader, so
+/// Maximum number of layout and quantization ops followed between a weight and its reader, so
 /// that a crafted cyclic or very deep graph cannot make the walk long.
 const MAX_DEPTH: usize = 8;
 
-/// Where a weight's output channels lie, and which op reads the weight as a weight.
+/// Output-channel axis of a weight, and the op that reads it as its weight.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ChannelAxis {
     /// Axis of the weight tensor (in its own layout) that indexes the output channels.
@@ -39,8 +39,8 @@ pub fn dims(graph: &Graph, inferred: &Inferred, tensor: TensorId) -> Option<Vec<
         .or_else(|| graph.constant(tensor).map(|c| c.dims.clone()))
 }
 
-/// The output-channel axis of ONNX input `index` of `node`, for an input of rank `rank`; `None`
-/// when that input is not a weight with output channels.
+/// Returns the output-channel axis of ONNX input `index` of `node` for an input of rank `rank`,
+/// or `None` when that input is not a weight with output channels.
 pub fn onnx_weight_axis(node: &Node, index: usize, rank: usize) -> Option<usize> {
     let default = quant::is_default_domain(&node.domain);
     let ms = node.domain == quant::MS_DOMAIN;
@@ -59,8 +59,8 @@ pub fn onnx_weight_axis(node: &Node, index: usize, rank: usize) -> Option<usize>
     }
 }
 
-/// The output-channel axis of the Paddle input slot `slot` of `node`, for an input of rank
-/// `rank`; `None` when that slot is not a weight with output channels.
+/// Returns the output-channel axis of the Paddle input slot `slot` of `node` for an input of
+/// rank `rank`, or `None` when that slot is not a weight with output channels.
 pub fn paddle_weight_axis(node: &Node, slot: &str, rank: usize) -> Option<usize> {
     let flag = |name: &str| node.attr(name).and_then(Attr::as_bool).unwrap_or(false);
     match (quant::paddle_op(&node.op_type), slot) {
@@ -79,7 +79,7 @@ pub fn paddle_weight_axis(node: &Node, slot: &str, rank: usize) -> Option<usize>
     }
 }
 
-/// How a node passes a weight through on its way to the compute op.
+/// Layout change of a node that passes a weight on to the compute op.
 enum Step {
     /// Same layout on the output (quantize, dequantize, identity, cast).
     Same(TensorId),
@@ -105,8 +105,8 @@ fn permutation(node: &Node, name: &str) -> Option<Vec<usize>> {
         .collect()
 }
 
-/// The step a consumer takes when it reads `tensor` as its data input, if it is a layout or
-/// quantization op that keeps the weight a weight.
+/// Returns the step a consumer takes when it reads `tensor` as its data input, if it is a
+/// layout or quantization op that passes the weight on.
 fn pass_through(node: &Node, tensor: TensorId) -> Option<Step> {
     let paddle = node.inputs.iter().any(|p| !p.slot.is_empty());
     if paddle {
@@ -145,8 +145,8 @@ fn pass_through(node: &Node, tensor: TensorId) -> Option<Step> {
     }
 }
 
-/// The output-channel axis of `tensor` (of rank `rank`) as read by `consumer`, when the
-/// consumer is a compute op reading it as its weight.
+/// Returns the output-channel axis of `tensor` (of rank `rank`) when `consumer` is a compute op
+/// that reads it as its weight.
 fn direct_axis(consumer: &Node, tensor: TensorId, rank: usize) -> Option<usize> {
     let mut found = None;
     for (index, port) in consumer.inputs.iter().enumerate() {

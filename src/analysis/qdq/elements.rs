@@ -45,9 +45,9 @@ fn paddle(ctx: &Ctx<'_>, node: &Node, facts: &mut FactMap) {
     facts.insert("quant.role".into(), Value::Str(role.into()));
 }
 
-/// The quantized element type of an ONNX Q/DQ: for QuantizeLinear its `output_dtype` or zero
-/// point type (uint8 when neither is given, as the ONNX default); for DequantizeLinear the type
-/// of its quantized input, else of its zero point.
+/// Returns the quantized element type of an ONNX Q/DQ. For QuantizeLinear that is its
+/// `output_dtype`, else its zero point's type, else uint8 (the ONNX default). For
+/// DequantizeLinear it is the type of its quantized input, else of its zero point.
 pub(super) fn onnx_element_type(ctx: &Ctx<'_>, node: &Node) -> Option<DataType> {
     let of = |t: Option<TensorId>| t.and_then(|t| ctx.dtype(t));
     if quant::is_onnx_quantize(node) {
@@ -97,9 +97,10 @@ fn onnx(ctx: &Ctx<'_>, node: &Node, facts: &mut FactMap) {
     }
 }
 
-/// True when a 4-bit DequantizeLinear has the form ORT's DQMatMulToMatMulNBits selector turns
-/// into com.microsoft MatMulNBits: a constant rank-2 weight feeding input 1 of one MatMul,
-/// blocked along axis 0 with a power-of-two `block_size` of at least 16, and a rank-2 scale.
+/// True when a 4-bit DequantizeLinear has the form that ORT's DQMatMulToMatMulNBits selector
+/// turns into com.microsoft MatMulNBits. That is a constant rank-2 weight feeding input 1 of one
+/// MatMul, blocked along axis 0 with a power-of-two `block_size` of at least 16, with a rank-2
+/// scale.
 ///
 /// Source: `microsoft/onnxruntime:onnxruntime/core/optimizer/qdq_transformer/selectors_actions/
 /// qdq_selectors.cc` (`DQMatMulNodeGroupSelector::Check`).

@@ -1,6 +1,7 @@
-//! Facts behind the Q/DQ checks: element types and bit widths of quantization ops, the validity
-//! of their scales and zero points, per-channel axes against the op that reads the weight,
-//! float weights that lie on an int8 grid, and the normalized execution provider.
+//! Facts behind the Q/DQ checks. They cover the element types and bit widths of quantization
+//! ops, the validity of their scales and zero points, per-channel axes against the op that
+//! reads the weight, float weights that lie on an int8 grid, and the normalized execution
+//! provider.
 
 mod axis;
 pub mod channels;
@@ -12,7 +13,7 @@ use crate::analysis::shapes::Inferred;
 use crate::analysis::{FactMap, Value, chains, quant};
 use crate::graph::{Attr, DataType, Graph, Model, ModelFormat, TensorId};
 
-/// What the per-node checks read.
+/// Graph, inferred types and constant flags shared by the per-node checks.
 pub(crate) struct Ctx<'a> {
     pub graph: &'a Graph,
     pub inferred: &'a Inferred,
@@ -30,7 +31,7 @@ impl Ctx<'_> {
             .unwrap_or(false)
     }
 
-    /// The element type of a tensor: inferred, else its constant value's, else declared.
+    /// Returns the element type of a tensor: inferred, else its constant value's, else declared.
     pub fn dtype(&self, tensor: TensorId) -> Option<DataType> {
         self.inferred
             .dtype(tensor)
@@ -107,8 +108,8 @@ mod tests {
     use crate::graph::Stage;
     use crate::host::CpuTarget;
 
-    /// A Conv whose weight DequantizeLinear has no axis, a zero scale and a zero point of 300,
-    /// a second DequantizeLinear with an axis the tensor lacks, and a float MatMul.
+    /// Builds a Conv whose weight DequantizeLinear has no axis, zero scales and a zero point of
+    /// 300, a DequantizeLinear with an axis its tensor lacks, a NaN scale and a float MatMul.
     fn broken_qdq() -> Model {
         let mut net = Net::onnx();
         net.input("x", DataType::Float32, &[1, 4, 8, 8])
@@ -118,7 +119,9 @@ mod tests {
             .op("DequantizeLinear", &["w", "s", "z"], &["wd"], &[])
             .op("Conv", &["x", "wd"], &["c"], &[])
             .ints("v", DataType::Int8, &[2, 2], &[1; 4])
-            .floats("vs", &[2], 0.5)
+            .floats("vs", &[2], -0.5)
+            .floats("ns", &[], f64::NAN)
+            .op("QuantizeLinear", &["m", "ns"], &["mq"], &[])
             .op(
                 "DequantizeLinear",
                 &["v", "vs"],

@@ -19,7 +19,7 @@ pub(super) fn add(ctx: &Ctx<'_>, id: NodeId, facts: &mut FactMap) {
     let scale = node.input(1).and_then(|t| ctx.graph.constant(t));
     let zero_point = node.input(2).and_then(|t| ctx.graph.constant(t));
     if let Some(scale) = scale {
-        scale_values(scale, facts);
+        scale_values(ctx, node, scale, facts);
     }
     if let Some(zero_point) = zero_point {
         zero_point_values(zero_point, facts);
@@ -37,23 +37,96 @@ fn describe(value: f64) -> String {
     }
 }
 
-/// Counts scales that are zero, negative, NaN or infinite; ONNX requires positive scales
-/// (a zero scale divides by zero in QuantizeLinear).
-fn scale_values(scale: &TensorData, facts: &mut FactMap) {
+/// Counts zero, negative, and NaN or infinite scales. ONNX Runtime's quantization documentation
+/// defines the scale as a positive real number. Negative scales of blocked quantization
+/// (`block_size` > 0) are not counted, because ORT's own 4-bit MatMulNBitsQuantizer writes them
+/// on purpose to reach code -8.
+fn scale_values(ctx: &Ctx<'_>, node: &Node, scale: &TensorData, facts: &mut FactMap) {
     let Ok(values) = scale.to_f64() else {
         return;
     };
-    let bad: Vec<(usize, f64)> = values
-        .iter()
-        .copied()
-        .enumerate()
-        .filter(|&(_, v)| !(v.is_finite() && v > 0.0))
-        .collect();
-    facts.insert("qparams.bad_scales".into(), Value::Num(bad.len() as f64));
-    if let Some(&(index, value)) = bad.first() {
-        facts.insert("qparams.bad_scale".into(), Value::Str(describe(value)));
-        facts.insert("qparams.bad_scale_index".into(), Value::Num(index as f64));
+    let blocked = node.attr("block_size").and_then(Attr::as_i64).unwrap_or(0) != 0;
+    let indices = |keep: &dyn Fn(f64) -> bool| -> Vec<usize> {
+        (0..values.len())
+            .filter(|&i| values.get(i).is_some_and(|&v| keep(v)))
+            .collect()
+    };
+    let zeros = indices(&|v| v == 0.0);
+    let negative = indices(&|v| v < 0.0 && v.is_finite() && !blocked);
+    let bad = indices(&|v| !v.is_finite());
+    let put = |facts: &mut FactMap, name: &str, value: Value| {
+        facts.insert(format!("qparams.{name}"), value);
+    };
+    put(facts, "zero_scales", Value::Num(zeros.len() as f64));
+    put(facts, "negative_scales", Value::Num(negative.len() as f64));
+    put(facts, "bad_scales", Value::Num(bad.len() as f64));
+    if let Some(&index) = zeros.first() {
+        put(facts, "zero_scale_index", Value::Num(index as f64));
+        let harmless = zero_data_at(ctx, node, &zeros, values.len());
+        put(facts, "zero_scale_on_zero_data", Value::Bool(harmless));
     }
+    if let Some(&index) = negative.first() {
+        put(facts, "negative_scale_index", Value::Num(index as f64));
+    }
+    if let Some(&index) = bad.first() {
+        let value = values.get(index).copied().unwrap_or(f64::NAN);
+        put(facts, "bad_scale", Value::Str(describe(value)));
+        put(facts, "bad_scale_index", Value::Num(index as f64));
+    }
+}
+
+/// True when the constant that this Q/DQ quantizes is zero wherever its scale is zero (an
+/// all-zero bias, or a pruned filter), so the zero output is still the right value. The
+/// constant is the QuantizeLinear's float input. For a DequantizeLinear it is the input of the
+/// QuantizeLinear that feeds it, else its own constant input when its zero point is 0.
+fn zero_data_at(ctx: &Ctx<'_>, node: &Node, zeros: &[usize], scale_len: usize) -> bool {
+    let graph = ctx.graph;
+    let mut data = node.input(0);
+    if quant::is_onnx_dequantize(node) && data.is_some_and(|t| graph.constant(t).is_none()) {
+        data = data
+            .and_then(|t| graph.producer(t))
+            .map(|p| graph.node(p))
+            .filter(|p| quant::is_onnx_quantize(p))
+            .and_then(|p| p.input(0));
+    } else if quant::is_onnx_dequantize(node) {
+        let zero_point_zero = node
+            .input(2)
+            .and_then(|t| graph.constant(t))
+            .map(|zp| zp.to_i64().is_ok_and(|v| v.iter().all(|&z| z == 0)))
+            .unwrap_or(true);
+        if !zero_point_zero {
+            return false;
+        }
+    }
+    let Some(constant) = data.and_then(|t| graph.constant(t)) else {
+        return false;
+    };
+    let Ok(values) = constant.to_f64() else {
+        return false;
+    };
+    if scale_len <= 1 {
+        return values.iter().all(|&v| v == 0.0);
+    }
+    let axis = node.attr("axis").and_then(Attr::as_i64).unwrap_or(1);
+    let rank = constant.dims.len() as i64;
+    let axis = if axis < 0 { axis + rank } else { axis };
+    let Some(axis) = usize::try_from(axis).ok() else {
+        return false;
+    };
+    let dims: Option<Vec<usize>> = constant
+        .dims
+        .iter()
+        .map(|&d| usize::try_from(d).ok())
+        .collect();
+    let Some(dims) = dims else { return false };
+    if dims.get(axis) != Some(&scale_len) {
+        return false;
+    }
+    let inner: usize = dims.get(axis + 1..).map_or(1, |d| d.iter().product());
+    values.iter().enumerate().all(|(i, &v)| {
+        let channel = (i / inner.max(1)) % scale_len;
+        v == 0.0 || !zeros.contains(&channel)
+    })
 }
 
 /// Counts zero points outside the value range of their element type. Raw little-endian data
@@ -106,8 +179,8 @@ fn lengths(
             Value::Bool(mismatch),
         );
     }
-    // A scalar or one-element scale is per-tensor, whatever `axis` says (ORT's
-    // IsScalarOr1ElementVector).
+    // ORT treats a scalar or one-element scale as per-tensor whatever the `axis` attribute is
+    // (IsScalarOr1ElementVector in its quantize_linear.cc).
     if block != 0 || scale_len <= 1 {
         return;
     }
