@@ -38,7 +38,8 @@ pub fn names_one_model(path: &Path, found: &[Input]) -> bool {
 }
 
 /// Removes repeated files and splits the rest into pipelines, in path order. A file given
-/// twice is linted once, as named and as forced to the optimized stage if either time says so.
+/// twice is linted once: named if either occurrence was, and forced to the optimized stage if
+/// either occurrence was.
 pub fn group(mut sources: Vec<Source>) -> Vec<Vec<Source>> {
     sources.sort_by(|a, b| a.input.cmp(&b.input).then(b.forced.cmp(&a.forced)));
     let mut unique: Vec<Source> = Vec::new();
@@ -120,6 +121,33 @@ mod tests {
                 ["c/b/model.pdmodel", "c/b/p2o131.onnx"]
             ]
         );
+    }
+
+    #[test]
+    fn model_directory_names_one_model() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        let program = dir.join("model.pdmodel");
+        std::fs::write(&program, b"").unwrap();
+        let inside = |path: PathBuf, kind| Input { path, kind };
+        let one = [inside(program.clone(), InputKind::PaddleProgram)];
+        assert!(names_one_model(dir, &one), "a Paddle model directory");
+        assert!(names_one_model(&program, &one), "a program file");
+        let nested = [inside(
+            dir.join("sub/model.pdmodel"),
+            InputKind::PaddleProgram,
+        )];
+        assert!(
+            !names_one_model(dir, &nested),
+            "a model found below the directory"
+        );
+        let export = [inside(dir.join("model.onnx"), InputKind::Onnx)];
+        assert!(
+            !names_one_model(dir, &export),
+            "an export found by searching"
+        );
+        let two = [one[0].clone(), export[0].clone()];
+        assert!(!names_one_model(dir, &two), "two models");
     }
 
     #[test]
