@@ -60,6 +60,8 @@ pub fn lint(rules: &RuleSet, options: &LintOptions) -> Report {
     }
     let selected = |rule: &Rule| is_selected(rule, &options.select, &options.ignore);
     for group in pipeline::group(sources) {
+        // NOTE: every model of a pipeline stays loaded until its rules have run, so a command
+        // line that names hundreds of models holds them all at once (weights stay mapped).
         let mut loaded: Vec<(Model, Facts)> = Vec::new();
         for source in group {
             match load::load(&source.input, source.forced) {
