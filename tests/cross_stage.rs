@@ -167,3 +167,25 @@ fn trans_y_program_and_export() {
     ops.sort();
     assert_eq!(ops, ["ConvTranspose", "MatMul"]);
 }
+
+#[test]
+fn command_line_compares_program_and_export() {
+    let dir = corpus("convnet/pd262-A_qdq_full");
+    let output = assert_cmd::Command::cargo_bin("qlint")
+        .unwrap()
+        .arg(&dir)
+        .arg(dir.join("p2o131.onnx"))
+        .args(["--target-cpu", "zen4", "--no-config", "--format", "json"])
+        .output()
+        .unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let findings = json["findings"].as_array().unwrap();
+    let lost: Vec<&str> = findings
+        .iter()
+        .filter(|f| f["code"] == "QL206")
+        .filter_map(|f| f["message"].as_str())
+        .filter(|m| m.contains("was quantized in model.pdmodel (paddle)"))
+        .collect();
+    assert_eq!(lost.len(), 1, "{findings:#?}");
+    assert!(lost[0].contains("`linear_0.w_0`"), "{}", lost[0]);
+}

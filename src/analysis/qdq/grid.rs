@@ -17,6 +17,11 @@ pub const TOLERANCE: f64 = 1e-4;
 /// Largest absolute int8 code of symmetric quantization.
 const MAX_CODE: f64 = 127.0;
 
+/// Largest weight, in elements, that the grid check decodes (512 MiB as `f64`).
+// NOTE: larger weights (big language-model matrices) are skipped rather than decoded whole, so
+// QL206 stays silent on them.
+const MAX_ELEMENTS: usize = 1 << 26;
+
 /// The result of checking one weight.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct GridCheck {
@@ -133,6 +138,9 @@ pub(super) fn add(ctx: &Ctx<'_>, id: NodeId, facts: &mut FactMap) {
         data.dtype,
         DataType::Float32 | DataType::Float16 | DataType::BFloat16 | DataType::Float64
     ) {
+        return;
+    }
+    if data.element_count().is_none_or(|n| n > MAX_ELEMENTS) {
         return;
     }
     let Ok(values) = data.to_f64() else { return };
