@@ -71,6 +71,8 @@ fn walk_input(format: ModelFormat, node: &Node) -> Option<TensorId> {
                 .then(|| node.input(0))
                 .flatten()
         }
+        // PIR ops have positional inputs without slot names, so walks stop at their first quant
+        // op; Paddle2ONNX 1.3.1, the exporter whose names this matching relies on, reads no PIR.
         ModelFormat::PaddleProgram | ModelFormat::PaddlePir => {
             let op = quant::paddle_op(&node.op_type);
             let passes = quant::PADDLE_ONNX_FORMAT.contains(&op)

@@ -64,6 +64,8 @@ fn onnx(ctx: &Ctx<'_>, node: &Node) -> Option<Declared> {
 }
 
 fn paddle(ctx: &Ctx<'_>, node: &Node) -> Option<Declared> {
+    // NOTE: Paddle 3 PIR programs load with positional inputs and no slot names, so their
+    // quant ops have no `X` here and are not checked.
     let axis = node.attr("quant_axis").and_then(Attr::as_i64)?;
     if axis < 0 {
         return None;
