@@ -11,5 +11,6 @@ pub mod graph;
 pub mod host;
 pub mod lint;
 pub mod load;
+pub mod pipeline;
 pub mod report;
 pub mod rules;
