@@ -402,6 +402,7 @@ fn lint_with_provider(provider: &str) -> Report {
         provider: provider.into(),
         select: vec!["QL403".into()],
         ignore: Vec::new(),
+        paddle2onnx: Default::default(),
     };
     qlint::lint::lint(&rules, &options)
 }
@@ -450,6 +451,7 @@ fn ql403_quiet_on_cpu_and_float_models() {
         provider: "cuda".into(),
         select: Vec::new(),
         ignore: Vec::new(),
+        paddle2onnx: Default::default(),
     };
     let report = qlint::lint::lint(&rules, &options);
     assert!(with_code(&report, "QL403").is_empty());
