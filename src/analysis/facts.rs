@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use crate::analysis::chains::{self, ChainAnalysis};
 use crate::analysis::macs::{self, MacCount};
 use crate::analysis::shapes;
-use crate::analysis::{FactMap, Facts, Island, Value, quant};
+use crate::analysis::{FactMap, Facts, Island, Value, quant, saturation};
 use crate::graph::{Model, ModelFormat, Stage};
 use crate::host::CpuTarget;
 
@@ -37,7 +37,8 @@ pub fn compute(model: &Model, cpu: &CpuTarget, provider: &str) -> Facts {
     chain_facts(&mut facts, &analysis);
     cpu_facts(&mut facts, cpu, provider);
     let islands = island_facts(model, &analysis);
-    let node_facts = nodes::node_facts(model, &inferred, &mac_count, &analysis, &islands);
+    let mut node_facts = nodes::node_facts(model, &inferred, &mac_count, &analysis, &islands);
+    saturation::insert_facts(model, &mut node_facts);
     Facts {
         model: facts,
         nodes: node_facts,

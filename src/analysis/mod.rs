@@ -1,10 +1,12 @@
 //! Facts that rules read: quantization op catalogues, int8 chains and float islands, shapes and
-//! MACs, host CPU features. Rust computes them once per model; YAML rules refer to them by name.
+//! MACs, the u8s8 saturation risk of int8 weights, host CPU features. Rust computes them once
+//! per model; YAML rules refer to them by name.
 
 pub mod chains;
 pub mod facts;
 pub mod macs;
 pub mod quant;
+pub mod saturation;
 pub mod shapes;
 #[cfg(test)]
 mod testutil;
@@ -183,6 +185,12 @@ pub const FACTS: &[FactDoc] = &[
     fact(Scope::Node, "output_zero_point", "zero point of the QuantizeLinear that reads this node's output"),
     fact(Scope::Node, "output_zero_point_at_min", "that zero point is the lowest value of its type, so a Relu or Clip can fold into it"),
     fact(Scope::Node, "output_qtype", "element type of the QuantizeLinear that reads this node's output"),
+    fact(Scope::Node, "saturation.pairs", "adjacent same-sign int8 weight pairs (kernel pairing order) with |w1|+|w2| >= 129, which can saturate int16 in u8s8 kernels without VNNI"),
+    fact(Scope::Node, "saturation.channels", "output channels with at least one such pair"),
+    fact(Scope::Node, "saturation.channels_total", "output channels whose int8 weights were checked"),
+    fact(Scope::Node, "saturation.max_pair_sum", "largest |w1|+|w2| of an adjacent same-sign int8 weight pair"),
+    fact(Scope::Node, "saturation.channels_any_order", "output channels with two same-sign int8 weights anywhere summing to 129 or more in magnitude (at risk under any pairing order)"),
+    fact(Scope::Node, "saturation.weights", "where the int8 weights came from (int8 constant, float constant quantized by QuantizeLinear, Paddle parameter codes)"),
     fact(Scope::Island, "island.size", "number of float nodes in the island"),
     fact(Scope::Island, "island.ops", "op types in the island with counts, in file order (`HardSigmoid, Mul`, or `Relu×2` when one repeats)"),
     fact(Scope::Island, "island.compute_ops", "number of Conv, MatMul and Gemm nodes (and their fusions) left float in the island"),
