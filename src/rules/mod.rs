@@ -31,6 +31,10 @@ pub const BUILTIN_PACKS: &[(&str, &str)] = &[
         include_str!("../../rules/optimized.yaml"),
     ),
     ("rules/host.yaml", include_str!("../../rules/host.yaml")),
+    (
+        "rules/saturation.yaml",
+        include_str!("../../rules/saturation.yaml"),
+    ),
 ];
 
 /// Largest rule pack or config file qlint reads, so a hostile file cannot exhaust memory.
