@@ -63,8 +63,8 @@ impl Layout {
     }
 
     /// Writes channel `channel`'s weights into `out` in the kernel's K order. The caller checks
-    /// that `codes` has [`Layout::element_count`] elements, so no index arithmetic overflows;
-    /// positions outside `codes` are skipped all the same.
+    /// that `codes` has [`Layout::element_count`] elements, so no offset overflows; a range
+    /// outside `codes` yields an empty vector all the same.
     fn gather(&self, codes: &[i8], channel: usize, out: &mut Vec<i8>) {
         out.clear();
         match *self {
@@ -73,21 +73,24 @@ impl Layout {
                 kernel_size,
                 ..
             } => {
-                let base = channel * group_in_channels * kernel_size;
+                // The filter of one output channel is [input channel][kernel position].
+                let size = group_in_channels * kernel_size;
+                let filter = codes
+                    .get(channel * size..(channel + 1) * size)
+                    .unwrap_or(&[]);
                 for position in 0..kernel_size {
-                    for input in 0..group_in_channels {
-                        out.extend(codes.get(base + input * kernel_size + position));
-                    }
+                    out.extend(filter.iter().skip(position).step_by(kernel_size.max(1)));
                 }
             }
             Layout::KByN { k, n, .. } => {
                 let (batch, column) = (channel / n.max(1), channel % n.max(1));
-                let base = batch * k * n + column;
-                out.extend((0..k).filter_map(|row| codes.get(base + row * n)));
+                let size = k * n;
+                let matrix = codes.get(batch * size..(batch + 1) * size).unwrap_or(&[]);
+                out.extend(matrix.iter().skip(column).step_by(n.max(1)));
             }
             Layout::NByK { k, .. } => {
-                let start = channel * k;
-                out.extend(codes.get(start..start + k).into_iter().flatten());
+                let row = codes.get(channel * k..(channel + 1) * k).unwrap_or(&[]);
+                out.extend_from_slice(row);
             }
         }
     }
@@ -119,6 +122,11 @@ pub fn count_pairs(codes: &[i8], layout: &Layout) -> Option<PairCount> {
         channels: layout.channels(),
         ..PairCount::default()
     };
+    // An empty tensor can declare any number of channels (dims [N, 0, ...]); each channel of a
+    // non-empty one has at least one element, so the loop below is bounded by `codes.len()`.
+    if codes.is_empty() {
+        return Some(result);
+    }
     let mut column = Vec::new();
     for channel in 0..result.channels {
         layout.gather(codes, channel, &mut column);

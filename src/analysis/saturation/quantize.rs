@@ -72,18 +72,17 @@ pub fn quantize_like_ort(
     if params.scales.len() != channels || !zero_points_fit || channels == 0 || inner == 0 {
         return None;
     }
-    values
-        .iter()
-        .enumerate()
-        .map(|(index, &x)| {
-            let channel = (index / inner) % channels;
-            let scale = *params.scales.get(channel)?;
-            Some(quantize_value(
-                x,
-                scale,
-                zero_point_at(channel)?,
-                params.range,
-            ))
-        })
-        .collect()
+    // The values are [outer][channel][inner]: each run of `inner` values shares one channel.
+    let mut quantized = Vec::with_capacity(values.len());
+    for (run, chunk) in values.chunks(inner).enumerate() {
+        let channel = run % channels;
+        let scale = *params.scales.get(channel)?;
+        let zero_point = zero_point_at(channel)?;
+        quantized.extend(
+            chunk
+                .iter()
+                .map(|&x| quantize_value(x, scale, zero_point, params.range)),
+        );
+    }
+    Some(quantized)
 }

@@ -118,6 +118,18 @@ fn layout_size_mismatch_is_none() {
 }
 
 #[test]
+fn empty_tensor_with_many_channels() {
+    let layout = Layout::Conv {
+        out_channels: usize::MAX / 2,
+        group_in_channels: 0,
+        kernel_size: 9,
+    };
+    let count = count_pairs(&[], &layout).unwrap();
+    assert_eq!(count.channels, usize::MAX / 2);
+    assert_eq!(count.pairs, 0);
+}
+
+#[test]
 fn depthwise_conv_has_no_layout() {
     assert_eq!(layout(&[16, 1, 3, 3], Reduction::Conv { group: 16 }), None);
 }
