@@ -153,8 +153,8 @@ fn blocked_quantize_is_skipped() {
     assert_eq!(result_for(&net.model(Stage::Onnx), "MatMul"), None);
 }
 
-/// Builds a PaddleSlim-style program: `x -> quantize_linear -> dequantize_linear -> conv2d` with the
-/// weight parameter behind `dequantize_linear`.
+/// Builds a PaddleSlim-style program, `x -> quantize_linear -> dequantize_linear -> conv2d`, with
+/// the weight parameter behind `dequantize_linear`.
 fn paddle_conv(weight: &dyn Fn(&mut Net), observer_only: bool) -> Net {
     let mut net = Net::paddle();
     net.input("x", DataType::Float32, &[1, 2, 4, 4])

@@ -142,7 +142,8 @@ fn quantize_params(graph: &Graph, quantize: &Node, rank: usize) -> Option<Quanti
     let zero_point = quantize.input(2).and_then(|t| graph.constant(t));
     let output_type = match zero_point {
         Some(zp) => zp.dtype,
-        // Without a zero point the output is uint8 unless `output_dtype` (opset 21) sets another type.
+        // Without a zero point the output is uint8, unless `output_dtype` (opset 21) sets
+        // another type.
         None => quantize
             .attr("output_dtype")
             .and_then(Attr::as_i64)

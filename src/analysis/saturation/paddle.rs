@@ -1,11 +1,11 @@
 //! Finding the int8 weights of Paddle compute ops.
 //!
 //! PaddleSlim programs saved with `onnx_format=True` feed each quantized weight through
-//! `dequantize_linear`. The parameter behind it contains the int8 codes: post-training quantization
-//! stores them as int8 records in `.pdiparams` although the variable is declared float32 (the
-//! loader keeps the stored type), and some quantization-aware training exports store the same
-//! codes as float32 values. Paddle2ONNX 1.3.1 turns these codes back into float weights with a
-//! QuantizeLinear, and ORT folds them to the same codes.
+//! `dequantize_linear`, and the parameter behind it contains the int8 codes. Post-training
+//! quantization stores them as int8 records in `.pdiparams` although the variable is declared
+//! float32 (the loader keeps the stored type). A Paddle 3 `paddle.quantization.QAT` program
+//! saved as PIR JSON stores its codes as float32 values. Paddle2ONNX 1.3.1 turns the codes back
+//! into float weights behind a QuantizeLinear, and ORT folds them to the same codes.
 
 use super::{Reduction, WeightMatrix, WeightSource, int8_codes, layout};
 use crate::analysis::quant;

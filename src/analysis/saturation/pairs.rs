@@ -16,7 +16,7 @@
 /// Smallest `|w0| + |w1|` of a same-sign pair that can overflow int16 with a u8 input of 255.
 pub const SATURATION_BOUND: u32 = 129;
 
-/// How the elements of a weight tensor map to output channels and to the reduction (K) order of
+/// Mapping of a weight tensor's elements to output channels and to the reduction (K) order of
 /// the integer GEMM that ORT runs for them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Layout {
@@ -96,7 +96,7 @@ impl Layout {
     }
 }
 
-/// What the pair count found in one weight tensor.
+/// Result of the pair count for one weight tensor.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct PairCount {
     /// Output channels checked.
@@ -122,7 +122,7 @@ pub fn count_pairs(codes: &[i8], layout: &Layout) -> Option<PairCount> {
         channels: layout.channels(),
         ..PairCount::default()
     };
-    // An empty tensor can declare any number of channels (dims [N, 0, ...]); each channel of a
+    // An empty tensor can declare any number of channels (dims [N, 0, ...]). Each channel of a
     // non-empty one has at least one element, so the loop below is bounded by `codes.len()`.
     if codes.is_empty() {
         return Some(result);

@@ -1,14 +1,15 @@
 //! Quantizing float weights the way ONNX Runtime folds a QuantizeLinear on a constant.
 //!
-//! Paddle2ONNX 1.3.1 stores Conv weights as float constants feeding QuantizeLinear; ORT's
+//! Paddle2ONNX 1.3.1 stores Conv weights as float constants feeding QuantizeLinear. ORT's
 //! constant folding runs its CPU QuantizeLinear kernel on them once, and the int8 result is what
-//! the fused QLinearConv multiplies. That kernel (`ParQuantizeLinearStd` in
-//! `onnxruntime/core/util/qmath.h`, calling `MlasQuantizeLinear` in
-//! `onnxruntime/core/mlas/lib/quantize.cpp`) divides in float32, clamps to
+//! the fused QLinearConv multiplies. The kernel calls `MlasQuantizeLinear`
+//! (`onnxruntime/core/mlas/lib/quantize.cpp`, through `ParQuantizeLinearStd` in
+//! `onnxruntime/core/util/qmath.h`), which divides in float32, clamps to
 //! `[min - zero_point, max - zero_point]`, converts with round-half-to-even (`_mm_cvtps_epi32`
 //! under the default MXCSR, `vcvtnq_s32_f32` on ARM, `std::nearbyintf` in the portable path) and
-//! adds the zero point. A NaN becomes the lower bound, as `_mm_max_ps` returns its second
-//! operand for NaN.
+//! adds the zero point. A NaN becomes the lower bound, because `_mm_max_ps` returns its second
+//! operand for NaN. The unit tests check values against onnxruntime 1.31.1, and the corpus tests
+//! check whole tensors against the initializers that ORT 1.32.0 folded.
 
 /// The parameters of one QuantizeLinear.
 #[derive(Clone, Debug, PartialEq)]

@@ -82,7 +82,7 @@ fn conv_counts_channels() {
 
 #[test]
 fn matrix_pairs_run_down_columns() {
-    // B is [K=2, N=2]: column 0 holds (127, 127), column 1 holds (0, 5).
+    // B is [K=2, N=2]: column 0 is (127, 127) and column 1 is (0, 5).
     let layout = Layout::KByN {
         batches: 1,
         k: 2,
