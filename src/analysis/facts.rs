@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use crate::analysis::chains::{self, ChainAnalysis};
 use crate::analysis::macs::{self, MacCount};
 use crate::analysis::shapes;
-use crate::analysis::{FactMap, Facts, Island, Value, qdq, quant};
+use crate::analysis::{FactMap, Facts, Island, Value, qdq, quant, saturation};
 use crate::graph::{Model, ModelFormat, Stage};
 use crate::host::CpuTarget;
 
@@ -42,6 +42,7 @@ pub fn compute(model: &Model, cpu: &CpuTarget, provider: &str) -> Facts {
     let islands = island_facts(model, &analysis);
     let mut node_facts = nodes::node_facts(model, &inferred, &mac_count, &analysis);
     qdq::add_facts(model, &inferred, provider, &mut facts, &mut node_facts);
+    saturation::insert_facts(model, &mut node_facts);
     Facts {
         model: facts,
         nodes: node_facts,

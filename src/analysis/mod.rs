@@ -1,5 +1,6 @@
 //! Facts that rules read: quantization op catalogues, int8 chains and float islands, shapes and
-//! MACs, host CPU features. Rust computes them once per model; YAML rules refer to them by name.
+//! MACs, the u8s8 saturation risk of int8 weights, host CPU features. Rust computes them once
+//! per model; YAML rules refer to them by name.
 
 pub mod chains;
 pub mod cross_stage;
@@ -8,6 +9,7 @@ pub mod macs;
 pub mod paddle2onnx;
 pub mod qdq;
 pub mod quant;
+pub mod saturation;
 pub mod shapes;
 #[cfg(test)]
 mod testutil;
@@ -236,6 +238,12 @@ pub const FACTS: &[FactDoc] = &[
     fact(Scope::Node, "cross_stage.source_op", "op type of the matching op there"),
     fact(Scope::Node, "cross_stage.source_node", "node id of the matching op there"),
     fact(Scope::Node, "cross_stage.weight", "the weight name that matched the two ops"),
+    fact(Scope::Node, "saturation.pairs", "adjacent same-sign int8 weight pairs (kernel pairing order) with |w1|+|w2| >= 129, which can saturate int16 in u8s8 kernels without VNNI"),
+    fact(Scope::Node, "saturation.channels", "output channels with at least one such pair"),
+    fact(Scope::Node, "saturation.channels_total", "output channels whose int8 weights were checked"),
+    fact(Scope::Node, "saturation.max_pair_sum", "largest |w1|+|w2| of an adjacent same-sign int8 weight pair"),
+    fact(Scope::Node, "saturation.channels_any_order", "output channels with two same-sign int8 weights anywhere summing to 129 or more in magnitude (at risk under any pairing order)"),
+    fact(Scope::Node, "saturation.weights", "where the int8 weights came from (int8 constant, float constant quantized by QuantizeLinear, Paddle parameter codes)"),
     fact(Scope::Island, "island.size", "number of float nodes in the island"),
     fact(Scope::Island, "island.ops", "op types in the island with counts, in file order (`HardSigmoid, Mul`, or `Relu×2` when one repeats)"),
     fact(Scope::Island, "island.compute_ops", "number of Conv, MatMul and Gemm nodes (and their fusions) left float in the island"),

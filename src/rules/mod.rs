@@ -36,6 +36,10 @@ pub const BUILTIN_PACKS: &[(&str, &str)] = &[
     ),
     ("rules/host.yaml", include_str!("../../rules/host.yaml")),
     ("rules/qdq.yaml", include_str!("../../rules/qdq.yaml")),
+    (
+        "rules/saturation.yaml",
+        include_str!("../../rules/saturation.yaml"),
+    ),
 ];
 
 /// Largest rule pack or config file qlint reads, so a hostile file cannot exhaust memory.
