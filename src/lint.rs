@@ -1,13 +1,14 @@
 //! One lint run: resolve inputs, load each model, compute facts, evaluate rules.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use crate::analysis::{self, Facts, Value};
+use crate::analysis::{self, FactMap, Facts, Value};
 use crate::graph::{Model, Stage};
 use crate::host::CpuTarget;
 use crate::load::{self, Input};
 use crate::report::{InputReport, ModelSummary, Report};
-use crate::rules::{Rule, RuleSet, evaluate};
+use crate::rules::{Rule, RuleSet, evaluate, evaluate_runtime};
 
 /// What to lint and how to judge it.
 #[derive(Clone, Debug)]
@@ -32,9 +33,19 @@ pub fn is_selected(rule: &Rule, select: &[String], ignore: &[String]) -> bool {
     (select.is_empty() || select.iter().any(matches)) && !ignore.iter().any(matches)
 }
 
+/// Model facts that ONNX Runtime measured (`compare.*`, `bench.*`), by model path as given in
+/// [`LintOptions::paths`].
+pub type RuntimeFacts = BTreeMap<PathBuf, FactMap>;
+
 /// Lints every input and returns the sorted report. Unreadable inputs are recorded in the
 /// report and do not stop the others.
 pub fn lint(rules: &RuleSet, options: &LintOptions) -> Report {
+    lint_with_runtime(rules, options, &RuntimeFacts::new())
+}
+
+/// Lints like [`lint`], and also runs the `runtime` rules on each model that has measured facts
+/// in `runtime`, with those facts added to its model facts.
+pub fn lint_with_runtime(rules: &RuleSet, options: &LintOptions, runtime: &RuntimeFacts) -> Report {
     let mut report = Report::default();
     let mut inputs: Vec<(Input, bool)> = Vec::new();
     let sources = options
@@ -61,10 +72,18 @@ pub fn lint(rules: &RuleSet, options: &LintOptions) -> Report {
     for (input, forced) in inputs {
         match load::load(&input, forced) {
             Ok(model) => {
-                let facts = analysis::compute(&model, &options.cpu, &options.provider);
+                let mut facts = analysis::compute(&model, &options.cpu, &options.provider);
+                let measured = runtime.get(&model.path);
+                if let Some(measured) = measured {
+                    facts.model.extend(measured.clone());
+                }
                 report
                     .findings
                     .extend(evaluate(rules, &model, &facts, &selected));
+                if measured.is_some() {
+                    let found = evaluate_runtime(rules, &model, &facts, &selected);
+                    report.findings.extend(found);
+                }
                 report.inputs.push(InputReport {
                     path: model.path.clone(),
                     kind: Some(model.format.as_str().to_string()),

@@ -17,7 +17,7 @@ use std::path::Path;
 
 pub use compile::{Cond, MessageRule, OpSet, Rule, SeverityRule};
 pub use config::{Config, find_config, load_config};
-pub use eval::evaluate;
+pub use eval::{evaluate, evaluate_runtime};
 
 use crate::analysis::Scope;
 use crate::report::Severity;
@@ -31,6 +31,10 @@ pub const BUILTIN_PACKS: &[(&str, &str)] = &[
         include_str!("../../rules/optimized.yaml"),
     ),
     ("rules/host.yaml", include_str!("../../rules/host.yaml")),
+    (
+        "rules/runtime.yaml",
+        include_str!("../../rules/runtime.yaml"),
+    ),
 ];
 
 /// Largest rule pack or config file qlint reads, so a hostile file cannot exhaust memory.

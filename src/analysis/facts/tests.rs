@@ -60,7 +60,11 @@ fn every_registered_fact_is_filled() {
             Scope::Node => facts.nodes.iter().any(|n| n.contains_key(doc.name)),
             Scope::Island => facts.islands.iter().any(|i| i.facts.contains_key(doc.name)),
         };
-        let skip = doc.name == "opset";
+        // ONNX Runtime measures the runtime facts; runtime::facts tests those.
+        let measured = ["compare.", "bench.", "runtime."]
+            .iter()
+            .any(|prefix| doc.name.starts_with(prefix));
+        let skip = doc.name == "opset" || measured;
         assert!(
             present || skip,
             "fact {} ({}) is missing",
