@@ -13,3 +13,4 @@ pub mod lint;
 pub mod load;
 pub mod report;
 pub mod rules;
+pub mod runtime;
