@@ -215,3 +215,22 @@ fn save_over_model_is_rejected() {
     assert!(text.contains("[QL201]"), "static findings missing: {text}");
     assert_eq!(std::fs::read(&model).unwrap(), before);
 }
+
+#[test]
+fn all_level_reports_ort_warning() {
+    if !ort_available("all_level_reports_ort_warning") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let export = corpus("convnet/pd331-float/p2o131.onnx");
+    let (_, report) = optimize(&export, "all", dir.path());
+    let warnings = report["runtime"]["warnings"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let nchwc = warnings
+        .iter()
+        .filter_map(|w| w.as_str())
+        .any(|w| w.contains("NchwcTransformer") && w.contains("hardware specific"));
+    assert!(nchwc, "{warnings:?}");
+}

@@ -134,7 +134,8 @@ fn bench_table(bench: &BenchReport, color: bool) -> Table {
     table
 }
 
-/// Describes the inputs: `x float32 1x3x32x32 (random, seed 0)` or `x from batch.npy`.
+/// Describes the inputs, as `` `x` float32 1x3x32x32 (random, seed 0) `` or
+/// `` `x` float32 1x3x32x32 (from batch.npy) ``.
 fn inputs_phrase(inputs: &[InputInfo], seed: u64) -> String {
     if inputs.is_empty() {
         return "no inputs".into();
@@ -244,6 +245,54 @@ mod tests {
                 "missing {line:?} in\n{text}"
             );
         }
+    }
+
+    /// Builds the `--compare` report that the runtime example in docs/json-output.md shows.
+    fn documented_report() -> RuntimeReport {
+        let mut runtime = report();
+        runtime.library =
+            PathBuf::from("/home/me/qlint/.cache/onnxruntime/1.31.1/libonnxruntime.so.1.31.1");
+        runtime.ort_build_info = Some(
+            "ORT Build Info: git-branch=HEAD, git-commit-id=6af1a93, fp8-kv-cache=1, build type=Release"
+                .into(),
+        );
+        runtime.model = PathBuf::from("export/model.onnx");
+        runtime.bench = None;
+        runtime.warnings.clear();
+        if let Some(compare) = &mut runtime.compare
+            && let Some(output) = compare.outputs.first_mut()
+        {
+            output.name = "logits".into();
+            output.difference.max_abs = 0.0;
+        }
+        runtime
+    }
+
+    #[test]
+    fn json_docs_runtime_example_matches() {
+        let docs = include_str!("../../docs/json-output.md");
+        let example = docs
+            .split("## `runtime`")
+            .nth(1)
+            .and_then(|section| section.split("```json\n").nth(1))
+            .and_then(|rest| rest.split("```").next())
+            .unwrap_or_default();
+        let documented: serde_json::Value = serde_json::from_str(example).unwrap_or_default();
+        assert!(
+            documented.is_object(),
+            "no runtime example in docs/json-output.md"
+        );
+
+        let report = crate::report::Report {
+            runtime: Some(documented_report()),
+            ..crate::report::Report::default()
+        };
+        let mut out = Vec::new();
+        let renderer = crate::report::json::JsonRenderer { pretty: false };
+        let rendered = crate::report::Renderer::render(&renderer, &report, &mut out);
+        assert!(rendered.is_ok(), "{rendered:?}");
+        let value: serde_json::Value = serde_json::from_slice(&out).unwrap_or_default();
+        assert_eq!(value["runtime"], documented);
     }
 
     #[test]
