@@ -22,6 +22,8 @@ impl Progress {
             ProgressDrawTarget::hidden()
         };
         let bar = ProgressBar::with_draw_target(None, target);
+        bar.set_style(ProgressStyle::default_spinner());
+        bar.set_message("starting ONNX Runtime");
         bar.enable_steady_tick(Duration::from_millis(120));
         Progress { bar }
     }

@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 use super::progress::Progress;
 use super::protocol::{Event, Outcome, Phase, Request, WORKER_ARG};
 
-/// Maximum length of an event line from the worker (a bench outcome with 100 000 runs is about
-/// 2 MB).
+/// Maximum length of an event line from the worker. A bench outcome with 100 000 runs takes
+/// about 2 MB (an estimate at 20 bytes per sample).
 const MAX_LINE_BYTES: u64 = 16 * 1024 * 1024;
 /// Bytes of the worker's standard error kept for an error message.
 const STDERR_TAIL_BYTES: usize = 2048;
@@ -128,31 +128,38 @@ pub fn run_worker(
     let stderr_tail = stderr.and_then(|t| t.join().ok()).unwrap_or_default();
     progress.finish();
 
-    let result = match (status, seen.finished.take(), seen.failed.take()) {
+    let result = verdict(status, &mut seen, timeout, &stderr_tail);
+    WorkerRun {
+        build_info: seen.build_info,
+        result,
+    }
+}
+
+/// Decides the result from the exit status (`None` after a timeout) and the events seen.
+fn verdict(
+    status: Option<ExitStatus>,
+    seen: &mut Seen,
+    timeout: Duration,
+    stderr_tail: &str,
+) -> Result<(Outcome, Vec<String>), WorkerFailure> {
+    let failure = |message: String| WorkerFailure {
+        phase: seen.phase,
+        model: seen.model.clone(),
+        message,
+    };
+    match (status, seen.finished.take(), seen.failed.take()) {
         (Some(status), Some(finished), _) if status.success() => Ok(finished),
-        // The results were complete before the worker died, during ONNX Runtime's teardown.
+        // The worker sent its results and then died, for example in ONNX Runtime's teardown.
         (Some(status), Some((outcome, mut warnings)), _) => {
             warnings.push(format!("after finishing, {}", describe_exit(status)));
             Ok((outcome, warnings))
         }
         (_, _, Some(failed)) => Err(failed),
-        (None, ..) => Err(WorkerFailure {
-            phase: seen.phase,
-            model: seen.model.clone(),
-            message: format!(
-                "the worker did not finish within {} s and was stopped (raise --timeout if the model is slow)",
-                timeout.as_secs()
-            ),
-        }),
-        (Some(status), ..) => Err(WorkerFailure {
-            phase: seen.phase,
-            model: seen.model.clone(),
-            message: with_stderr(describe_exit(status), &stderr_tail),
-        }),
-    };
-    WorkerRun {
-        build_info: seen.build_info,
-        result,
+        (None, ..) => Err(failure(format!(
+            "the worker did not finish within {} s and was stopped (raise --timeout if the model is slow)",
+            timeout.as_secs()
+        ))),
+        (Some(status), ..) => Err(failure(with_stderr(describe_exit(status), stderr_tail))),
     }
 }
 

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use ort::session::Session;
+use ort::value::DynValue;
 
 use super::fault;
 use super::inputs::build_inputs;
@@ -214,19 +215,32 @@ fn compare(
     let actual = run(&mut optimized, &inputs).map_err(|e| events.error(e))?;
     events.step(2, 2);
 
-    let mut outputs = Vec::new();
+    let outputs = differences(expected, &actual, level).map_err(|e| events.error(e))?;
+    Ok(Outcome {
+        compare_inputs: inputs.into_iter().map(|(info, _)| info).collect(),
+        compare_outputs: outputs,
+        ..Outcome::default()
+    })
+}
+
+/// Compares each output of the reference session with the same output of the optimized one.
+fn differences(
+    expected: Vec<OutputValues>,
+    actual: &[OutputValues],
+    level: Level,
+) -> Result<Vec<OutputDifference>, String> {
+    let mut outputs = Vec::with_capacity(expected.len());
     for (name, element_type, shape, values) in expected {
         let Some((_, _, other_shape, other)) = actual.iter().find(|(n, ..)| *n == name) else {
-            return Err(events.error(format!("the optimized session has no output `{name}`")));
+            return Err(format!("the optimized session has no output `{name}`"));
         };
         if *other_shape != shape {
-            return Err(events.error(format!(
+            return Err(format!(
                 "output `{name}` has shape {shape:?} without optimization but {other_shape:?} at level {}",
                 level.as_str()
-            )));
+            ));
         }
-        let difference = difference(&values, other)
-            .map_err(|e| events.error(format!("output `{name}`: {e}")))?;
+        let difference = difference(&values, other).map_err(|e| format!("output `{name}`: {e}"))?;
         outputs.push(OutputDifference {
             name,
             element_type,
@@ -234,11 +248,7 @@ fn compare(
             difference,
         });
     }
-    Ok(Outcome {
-        compare_inputs: inputs.into_iter().map(|(info, _)| info).collect(),
-        compare_outputs: outputs,
-        ..Outcome::default()
-    })
+    Ok(outputs)
 }
 
 /// One output: name, element type, shape and values.
@@ -302,15 +312,32 @@ fn bench_model(
         let value = session::to_value(tensor).map_err(|e| events.error(e))?;
         values.push((info.name.clone(), value));
     }
+    let samples_ms = time_runs(&mut session, &values, settings, events)?;
+    Ok(BenchSamples {
+        model: model.to_path_buf(),
+        inputs: inputs.into_iter().map(|(info, _)| info).collect(),
+        samples_ms,
+    })
+}
+
+/// Runs the warm-up and the timed runs, returning the wall time of each timed run in
+/// milliseconds.
+fn time_runs(
+    session: &mut Session,
+    values: &[(String, DynValue)],
+    settings: &BenchSettings,
+    events: &mut Events,
+) -> Result<Vec<f64>, JobError> {
+    let total = u64::from(settings.warmup) + u64::from(settings.runs);
     let mut samples_ms = Vec::with_capacity(settings.runs as usize);
     let mut last_report = Instant::now();
     for done in 1..=total {
-        let start = Instant::now();
         // Inputs are borrowed so every run reads the same buffers without copying them.
-        let feed: Vec<(&str, &ort::value::DynValue)> = values
+        let feed: Vec<(&str, &DynValue)> = values
             .iter()
             .map(|(name, value)| (name.as_str(), value))
             .collect();
+        let start = Instant::now();
         let outputs = session.run(feed).map_err(|e| events.error(e.to_string()))?;
         drop(outputs);
         let elapsed = start.elapsed().as_secs_f64() * 1000.0;
@@ -322,9 +349,5 @@ fn bench_model(
             last_report = Instant::now();
         }
     }
-    Ok(BenchSamples {
-        model: model.to_path_buf(),
-        inputs: inputs.into_iter().map(|(info, _)| info).collect(),
-        samples_ms,
-    })
+    Ok(samples_ms)
 }

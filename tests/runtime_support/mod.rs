@@ -9,6 +9,7 @@
 )]
 
 use std::collections::BTreeMap;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
@@ -24,14 +25,14 @@ pub fn binary() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_qlint"))
 }
 
-/// The `qlint` command with no config file and no color.
+/// Returns the `qlint` command with no config file and no color.
 pub fn qlint() -> Command {
     let mut cmd = Command::new(binary());
     cmd.arg("--no-config").env_remove("NO_COLOR");
     cmd
 }
 
-/// The `qlint` command with `config` as its config file and no color.
+/// Returns the `qlint` command with `config` as its config file and no color.
 pub fn qlint_with_config(config: &Path) -> Command {
     let mut cmd = Command::new(binary());
     cmd.arg("--config").arg(config).env_remove("NO_COLOR");
@@ -46,7 +47,9 @@ pub fn ort_available(test: &str) -> bool {
         Err(reason) => {
             let required = std::env::var(REQUIRE_ENV).is_ok_and(|v| v == "1");
             assert!(!required, "{test}: {REQUIRE_ENV}=1 but {reason}");
-            eprintln!("skipping {test}: {reason}");
+            // Written to the stream itself, which the test harness does not capture, so the
+            // reason shows in a normal `cargo test` run.
+            let _ = writeln!(std::io::stderr(), "skipping {test}: {reason}");
             false
         }
     }
