@@ -181,3 +181,41 @@ fn worker_is_hidden_from_help() {
     assert!(!text.contains("__ort-worker"), "{text}");
     assert!(text.contains("--compare <MODEL>"), "{text}");
 }
+
+#[test]
+fn directory_model_is_exit_2() {
+    let dir = corpus("convnet/pd262-B_fake_full");
+    let output = run(qlint()
+        .arg("--compare")
+        .arg(&dir)
+        .args(["--target-cpu", "icelake-server"]));
+    let text = stdout(&output);
+    assert_eq!(output.status.code(), Some(2), "{text}");
+    let expected = format!(
+        "--compare needs an ONNX model file, and {} is not a file",
+        dir.display()
+    );
+    assert!(text.contains(&expected), "{text}");
+    assert!(text.contains("[QL101]"), "static findings missing:\n{text}");
+}
+
+#[test]
+fn missing_float_model_is_exit_2() {
+    let output = run(qlint()
+        .arg("--bench")
+        .arg(model())
+        .args(["--float-model", "/no/such/float.onnx"])
+        .args(["--target-cpu", "icelake-server"]));
+    assert_failed_with_findings(&output, &["--float-model /no/such/float.onnx: not a file"]);
+}
+
+#[test]
+fn missing_model_is_input_error() {
+    let output = run(qlint()
+        .args(["--optimize", "/no/such/model.onnx"])
+        .args(["--target-cpu", "icelake-server"]));
+    let text = stdout(&output);
+    assert_eq!(output.status.code(), Some(2), "{text}");
+    assert!(text.contains("/no/such/model.onnx: cannot read"), "{text}");
+    assert!(!text.contains("ONNX Runtime failed"), "{text}");
+}

@@ -85,6 +85,15 @@ pub fn run(rules: &RuleSet, lint_options: &LintOptions, options: &RuntimeOptions
     let mut lint_options = lint_options.clone();
     lint_options.paths.push(job.model().to_path_buf());
 
+    match check_models(job) {
+        ModelCheck::Ready => {}
+        ModelCheck::Missing => return lint(rules, &lint_options),
+        ModelCheck::Invalid(message) => {
+            let mut report = lint(rules, &lint_options);
+            report.errors.push(message);
+            return report;
+        }
+    }
     let library = match library::locate(&options.worker) {
         Ok(library) => library,
         Err(message) => {
@@ -137,6 +146,38 @@ pub fn run(rules: &RuleSet, lint_options: &LintOptions, options: &RuntimeOptions
     };
     report.runtime = Some(runtime);
     report
+}
+
+/// Whether the job's model files can go to ONNX Runtime.
+enum ModelCheck {
+    Ready,
+    /// The model does not exist; the static lint already reports it as an input error.
+    Missing,
+    /// A run error to report.
+    Invalid(String),
+}
+
+fn check_models(job: &RuntimeJob) -> ModelCheck {
+    let model = job.model();
+    if !model.exists() {
+        return ModelCheck::Missing;
+    }
+    if !model.is_file() {
+        return ModelCheck::Invalid(format!(
+            "{} needs an ONNX model file, and {} is not a file",
+            job.option(),
+            model.display()
+        ));
+    }
+    if let RuntimeJob::Bench {
+        float_model: Some(float),
+        ..
+    } = job
+        && !float.is_file()
+    {
+        return ModelCheck::Invalid(format!("--float-model {}: not a file", float.display()));
+    }
+    ModelCheck::Ready
 }
 
 /// Builds the worker's request, choosing where the optimized model goes.
