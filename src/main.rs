@@ -17,7 +17,7 @@ use qlint::lint::{LintOptions, lint};
 use qlint::report::{self, Severity};
 use qlint::rules::{self, Config, RuleSet};
 use qlint::runtime::protocol::WORKER_ARG;
-use qlint::runtime::{self, RuntimeOptions, worker};
+use qlint::runtime::{self, RuntimeJob, RuntimeOptions, worker};
 
 /// Findings at or above `--fail-on`.
 const EXIT_FINDINGS: u8 = 1;
@@ -105,17 +105,7 @@ fn run(cli: &Cli) -> Result<u8> {
         ignore: [config.ignore.clone(), cli.ignore.clone()].concat(),
     };
     let report = match runtime_job {
-        Some(job) => {
-            let worker = std::env::current_exe()
-                .context("cannot find the qlint binary to start the ONNX Runtime worker")?;
-            let runtime_options = RuntimeOptions {
-                job,
-                worker,
-                timeout: Duration::from_secs(cli.timeout),
-                progress: true,
-            };
-            runtime::run(&rules, &options, &runtime_options)
-        }
+        Some(job) => run_runtime(cli, &rules, &options, job)?,
         None => lint(&rules, &options),
     };
     write_report(cli, &report)?;
@@ -126,6 +116,25 @@ fn run(cli: &Cli) -> Result<u8> {
         None => config.fail_on.unwrap_or(Severity::Error),
     };
     Ok(exit_code(&report, fail_on))
+}
+
+/// Runs an `--optimize`, `--compare` or `--bench` job in a worker process started from this
+/// binary, and lints with its results.
+fn run_runtime(
+    cli: &Cli,
+    rules: &RuleSet,
+    options: &LintOptions,
+    job: RuntimeJob,
+) -> Result<report::Report> {
+    let worker = std::env::current_exe()
+        .context("cannot find the qlint binary to start the ONNX Runtime worker")?;
+    let runtime_options = RuntimeOptions {
+        job,
+        worker,
+        timeout: Duration::from_secs(cli.timeout),
+        progress: true,
+    };
+    Ok(runtime::run(rules, options, &runtime_options))
 }
 
 /// 2 when an input could not be read (even with findings), else 1 when a finding is at or

@@ -219,3 +219,17 @@ fn missing_model_is_input_error() {
     assert!(text.contains("/no/such/model.onnx: cannot read"), "{text}");
     assert!(!text.contains("ONNX Runtime failed"), "{text}");
 }
+
+#[test]
+fn conflicting_ort_options_are_usage_errors() {
+    let cases: [&[&str]; 3] = [
+        &["--optimize", "a.onnx", "--compare", "b.onnx"],
+        &["a.onnx", "--shape", "x=1x3"],
+        &["--compare", "a.onnx", "--input", "x"],
+    ];
+    for args in cases {
+        let output = run(qlint().args(args));
+        assert_eq!(output.status.code(), Some(2), "{args:?}");
+        assert!(!output.stderr.is_empty(), "{args:?}");
+    }
+}

@@ -1,9 +1,9 @@
 //! Finding the ONNX Runtime shared library.
 //!
-//! Order: the `ORT_DYLIB_PATH` environment variable (which must then name an existing file),
-//! then a library file in the directory of the `qlint` binary, then the cache that
-//! `scripts/fetch-onnxruntime.sh` fills: `$QLINT_ORT_CACHE/<version>/`, or
-//! `.cache/onnxruntime/<version>/` in the first directory above the binary that contains a
+//! qlint looks in three places, in order. First comes the `ORT_DYLIB_PATH` environment variable,
+//! which must then name an existing file. Next is a library file in the directory of the `qlint`
+//! binary. Last is the cache that `scripts/fetch-onnxruntime.sh` fills: `$QLINT_ORT_CACHE/<version>/`,
+//! or `.cache/onnxruntime/<version>/` in the first directory above the binary that contains a
 //! `Cargo.toml` (the repository, for binaries under `target/`).
 
 use std::env;

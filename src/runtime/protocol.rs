@@ -1,7 +1,7 @@
 //! Messages between qlint and its ONNX Runtime worker process.
 //!
 //! The parent writes one [`Request`] as JSON to the worker's standard input and closes it. The
-//! worker answers with one JSON [`Event`] per line on standard output: a `progress` event before
+//! worker writes one JSON [`Event`] per line to standard output: a `progress` event before
 //! each phase and during long phases, then exactly one `finished` or `failed` event. The parent
 //! remembers the last phase announced, so when the worker dies without a final event the error
 //! still names the model and the phase.
@@ -32,7 +32,7 @@ pub enum Level {
 }
 
 impl Level {
-    /// The name used in options and output (`disable_all`, `basic`, `extended`, `all`).
+    /// Returns the name used in options and output (`disable_all`, `basic`, `extended`, `all`).
     pub fn as_str(self) -> &'static str {
         match self {
             Level::DisableAll => "disable_all",
@@ -42,7 +42,7 @@ impl Level {
         }
     }
 
-    /// The constant's name in ONNX Runtime's C API.
+    /// Returns the constant's name in ONNX Runtime's C API.
     pub fn ort_name(self) -> &'static str {
         match self {
             Level::DisableAll => "ORT_DISABLE_ALL",
@@ -53,7 +53,7 @@ impl Level {
     }
 }
 
-/// Where the worker's inputs come from.
+/// Sources of the worker's inputs.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct InputSpec {
     /// Seed of the random inputs.
@@ -93,7 +93,7 @@ pub enum Job {
     },
 }
 
-/// What the parent sends.
+/// Request that the parent sends.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Request {
     /// Absolute path of the ONNX Runtime shared library.

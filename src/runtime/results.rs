@@ -55,7 +55,7 @@ pub enum LibrarySource {
 }
 
 impl LibrarySource {
-    /// A phrase for text output: "found through ORT_DYLIB_PATH".
+    /// Returns a phrase for text output, such as "set by ORT_DYLIB_PATH".
     pub fn describe(self) -> &'static str {
         match self {
             LibrarySource::Env => "set by ORT_DYLIB_PATH",
@@ -69,7 +69,7 @@ impl LibrarySource {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct OptimizeReport {
     pub level: Level,
-    /// Where ONNX Runtime saved the optimized model.
+    /// Path where ONNX Runtime saved the optimized model.
     #[serde(serialize_with = "lossy_path")]
     pub output: PathBuf,
 }
@@ -137,7 +137,7 @@ pub struct BenchReport {
 }
 
 impl BenchReport {
-    /// The entry of one role.
+    /// Returns the entry of one role.
     pub fn model(&self, role: BenchRole) -> Option<&BenchModel> {
         self.models.iter().find(|m| m.role == role)
     }

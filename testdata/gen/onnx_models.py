@@ -88,8 +88,8 @@ def big_conv(rng):
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", 16, 112, 112])],
         inits,
     )
-    # The float model stays, in a folder of its own so that linting big_conv/ sees only the
-    # quantized graphs: it is the float twin that `qlint --bench --float-model` times.
+    # The float model stays, in a folder of its own so that linting big_conv/ finds only the
+    # quantized graphs. It is the float twin that `qlint --bench --float-model` times.
     float_folder = os.path.join(OUT, "big_conv_float")
     os.makedirs(float_folder, exist_ok=True)
     float_path = os.path.join(float_folder, "model.onnx")
