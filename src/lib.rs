@@ -14,3 +14,4 @@ pub mod load;
 pub mod pipeline;
 pub mod report;
 pub mod rules;
+pub mod runtime;

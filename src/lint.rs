@@ -1,16 +1,17 @@
 //! One lint run: resolve inputs, group them into pipelines, load each model, compute facts
 //! (cross-stage facts across a pipeline), evaluate rules.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use crate::analysis::paddle2onnx::{self, Paddle2OnnxVersion};
-use crate::analysis::{self, Facts, Value, cross_stage};
+use crate::analysis::{self, FactMap, Facts, Value, cross_stage};
 use crate::graph::{Model, Stage};
 use crate::host::CpuTarget;
 use crate::load::{self, InputKind};
 use crate::pipeline::{self, Source};
 use crate::report::{InputReport, ModelSummary, Report};
-use crate::rules::{Rule, RuleSet, STEP_BUDGET, evaluate_within_budget};
+use crate::rules::{Rule, RuleSet, STEP_BUDGET, evaluate_runtime, evaluate_within_budget};
 
 /// What to lint and how to judge it.
 #[derive(Clone, Debug)]
@@ -37,10 +38,20 @@ pub fn is_selected(rule: &Rule, select: &[String], ignore: &[String]) -> bool {
     (select.is_empty() || select.iter().any(matches)) && !ignore.iter().any(matches)
 }
 
+/// Model facts that ONNX Runtime measured (`compare.*`, `bench.*`), by model path as given in
+/// [`LintOptions::paths`].
+pub type RuntimeFacts = BTreeMap<PathBuf, FactMap>;
+
 /// Lints every input and returns the sorted report. Unreadable inputs are recorded in the
 /// report and do not stop the others. Models are loaded one pipeline at a time (see
 /// [`pipeline`]), so cross-stage facts can compare the models of a pipeline before its rules run.
 pub fn lint(rules: &RuleSet, options: &LintOptions) -> Report {
+    lint_with_runtime(rules, options, &RuntimeFacts::new())
+}
+
+/// Lints like [`lint`], and also runs the `runtime` rules on each model that has measured facts
+/// in `runtime`, with those facts added to its model facts.
+pub fn lint_with_runtime(rules: &RuleSet, options: &LintOptions, runtime: &RuntimeFacts) -> Report {
     let mut report = Report::default();
     let mut sources: Vec<Source> = Vec::new();
     let paths = options
@@ -81,6 +92,9 @@ pub fn lint(rules: &RuleSet, options: &LintOptions) -> Report {
                 Ok(model) => {
                     let mut facts = analysis::compute(&model, &options.cpu, &options.provider);
                     paddle2onnx::add_facts(&model, &options.paddle2onnx, &mut facts);
+                    if let Some(measured) = runtime.get(&model.path) {
+                        facts.model.extend(measured.clone());
+                    }
                     loaded.push((model, facts));
                 }
                 Err(error) => report
@@ -92,6 +106,10 @@ pub fn lint(rules: &RuleSet, options: &LintOptions) -> Report {
         for (model, facts) in &loaded {
             let evaluation = evaluate_within_budget(rules, model, facts, &selected);
             report.findings.extend(evaluation.findings);
+            if runtime.contains_key(&model.path) {
+                let measured = evaluate_runtime(rules, model, facts, &selected);
+                report.findings.extend(measured);
+            }
             for code in evaluation.exhausted {
                 report.errors.push(format!(
                     "{}: rule {code} stopped after {STEP_BUDGET} graph steps, so its findings on \

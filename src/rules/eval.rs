@@ -55,6 +55,35 @@ pub fn evaluate_within_budget(
     facts: &Facts,
     selected: &dyn Fn(&Rule) -> bool,
 ) -> Evaluation {
+    let stage_of = |rule: &Rule| applicable_stage(rule, model.stage);
+    evaluate_stage(set, model, facts, selected, &stage_of)
+}
+
+/// Runs every rule that `selected` accepts and whose stages include `runtime`. Call it only for
+/// a model whose facts include ONNX Runtime measurements; its findings carry the stage
+/// `runtime`.
+pub fn evaluate_runtime(
+    set: &RuleSet,
+    model: &Model,
+    facts: &Facts,
+    selected: &dyn Fn(&Rule) -> bool,
+) -> Vec<Finding> {
+    let stage_of = |rule: &Rule| {
+        rule.stages
+            .contains(&RuleStage::Runtime)
+            .then_some(RuleStage::Runtime.as_str())
+    };
+    evaluate_stage(set, model, facts, selected, &stage_of).findings
+}
+
+/// Runs the selected rules for which `stage_of` names a stage, which the findings carry.
+fn evaluate_stage(
+    set: &RuleSet,
+    model: &Model,
+    facts: &Facts,
+    selected: &dyn Fn(&Rule) -> bool,
+    stage_of: &dyn Fn(&Rule) -> Option<&'static str>,
+) -> Evaluation {
     let ctx = Ctx {
         set,
         model,
@@ -64,7 +93,7 @@ pub fn evaluate_within_budget(
     let mut findings = Vec::new();
     let mut exhausted = Vec::new();
     for rule in set.rules.iter().filter(|r| selected(r)) {
-        let Some(stage) = applicable_stage(rule, model.stage) else {
+        let Some(stage) = stage_of(rule) else {
             continue;
         };
         ctx.budget.set(STEP_BUDGET);

@@ -17,7 +17,7 @@ use std::path::Path;
 
 pub use compile::{Cond, MessageRule, OpSet, Rule, SeverityRule};
 pub use config::{Config, find_config, load_config};
-pub use eval::{Evaluation, STEP_BUDGET, evaluate, evaluate_within_budget};
+pub use eval::{Evaluation, STEP_BUDGET, evaluate, evaluate_runtime, evaluate_within_budget};
 
 use crate::analysis::Scope;
 use crate::report::Severity;
@@ -39,6 +39,10 @@ pub const BUILTIN_PACKS: &[(&str, &str)] = &[
     (
         "rules/saturation.yaml",
         include_str!("../../rules/saturation.yaml"),
+    ),
+    (
+        "rules/runtime.yaml",
+        include_str!("../../rules/runtime.yaml"),
     ),
 ];
 
