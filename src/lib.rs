@@ -11,5 +11,7 @@ pub mod graph;
 pub mod host;
 pub mod lint;
 pub mod load;
+pub mod pipeline;
 pub mod report;
 pub mod rules;
+pub mod runtime;

@@ -1,14 +1,17 @@
-//! One lint run: resolve inputs, load each model, compute facts, evaluate rules.
+//! One lint run: resolve inputs, group them into pipelines, load each model, compute facts
+//! (cross-stage facts across a pipeline), evaluate rules.
 
-use std::path::PathBuf;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 
 use crate::analysis::paddle2onnx::{self, Paddle2OnnxVersion};
-use crate::analysis::{self, Facts, Value};
+use crate::analysis::{self, FactMap, Facts, Value, cross_stage};
 use crate::graph::{Model, Stage};
 use crate::host::CpuTarget;
-use crate::load::{self, Input, InputKind};
+use crate::load::{self, InputKind};
+use crate::pipeline::{self, Source};
 use crate::report::{InputReport, ModelSummary, Report};
-use crate::rules::{Rule, RuleSet, evaluate};
+use crate::rules::{Rule, RuleSet, STEP_BUDGET, evaluate_runtime, evaluate_within_budget};
 
 /// What to lint and how to judge it.
 #[derive(Clone, Debug)]
@@ -35,78 +38,99 @@ pub fn is_selected(rule: &Rule, select: &[String], ignore: &[String]) -> bool {
     (select.is_empty() || select.iter().any(matches)) && !ignore.iter().any(matches)
 }
 
+/// Model facts that ONNX Runtime measured (`compare.*`, `bench.*`), by model path as given in
+/// [`LintOptions::paths`].
+pub type RuntimeFacts = BTreeMap<PathBuf, FactMap>;
+
 /// Lints every input and returns the sorted report. Unreadable inputs are recorded in the
-/// report and do not stop the others.
+/// report and do not stop the others. Models are loaded one pipeline at a time (see
+/// [`pipeline`]), so cross-stage facts can compare the models of a pipeline before its rules run.
 pub fn lint(rules: &RuleSet, options: &LintOptions) -> Report {
+    lint_with_runtime(rules, options, &RuntimeFacts::new())
+}
+
+/// Lints like [`lint`], and also runs the `runtime` rules on each model that has measured facts
+/// in `runtime`, with those facts added to its model facts.
+pub fn lint_with_runtime(rules: &RuleSet, options: &LintOptions, runtime: &RuntimeFacts) -> Report {
     let mut report = Report::default();
-    let mut inputs: Vec<(Input, bool)> = Vec::new();
-    let sources = options
+    let mut sources: Vec<Source> = Vec::new();
+    let paths = options
         .paths
         .iter()
         .map(|p| (p, false))
         .chain(options.optimized.iter().map(|p| (p, true)));
-    for (path, forced) in sources {
+    for (path, forced) in paths {
         match load::discover(path) {
-            Ok(found) => inputs.extend(found.into_iter().map(|input| (input, forced))),
-            Err(error) => report.inputs.push(InputReport {
-                path: path.clone(),
-                kind: None,
-                stage: None,
-                error: Some(error.to_string()),
-                summary: None,
-            }),
+            Ok(found) => {
+                let named = pipeline::names_one_model(path, &found);
+                sources.extend(found.into_iter().map(|input| Source {
+                    input,
+                    forced,
+                    named,
+                }));
+            }
+            Err(error) => report.inputs.push(failed_input(path, error.to_string())),
         }
     }
-    // A file named twice (also as `./x.onnx` and `x.onnx`) is linted once; being forced to the
-    // optimized stage wins.
-    let mut keyed: Vec<(PathBuf, Input, bool)> = inputs
-        .into_iter()
-        .map(|(input, forced)| {
-            let key = std::fs::canonicalize(&input.path).unwrap_or_else(|_| input.path.clone());
-            (key, input, forced)
-        })
-        .collect();
-    keyed.sort_by(|a, b| a.0.cmp(&b.0).then(b.2.cmp(&a.2)));
-    keyed.dedup_by(|a, b| a.0 == b.0);
     let selected = |rule: &Rule| is_selected(rule, &options.select, &options.ignore);
-    for (_, input, forced) in keyed {
-        if forced && input.kind != InputKind::Onnx {
-            let message = format!(
-                "{}: --optimized expects an ONNX file that ONNX Runtime saved, not a Paddle program",
-                input.path.display()
-            );
-            report.inputs.push(failed_input(&input.path, message));
-            continue;
-        }
-        match load::load(&input, forced) {
-            Ok(model) => {
-                let mut facts = analysis::compute(&model, &options.cpu, &options.provider);
-                paddle2onnx::add_facts(&model, &options.paddle2onnx, &mut facts);
+    for group in pipeline::group(sources) {
+        // NOTE: every model of a pipeline stays loaded until its rules have run, so a command
+        // line that names hundreds of models holds them all at once (weights stay mapped).
+        let mut loaded: Vec<(Model, Facts)> = Vec::new();
+        for source in group {
+            if source.forced && source.input.kind != InputKind::Onnx {
+                let message = format!(
+                    "{}: --optimized expects an ONNX file that ONNX Runtime saved, not a Paddle program",
+                    source.input.path.display()
+                );
                 report
-                    .findings
-                    .extend(evaluate(rules, &model, &facts, &selected));
-                report.inputs.push(InputReport {
-                    path: model.path.clone(),
-                    kind: Some(model.format.as_str().to_string()),
-                    stage: Some(model.stage),
-                    error: None,
-                    summary: Some(summarize(&model, &facts)),
-                });
+                    .inputs
+                    .push(failed_input(&source.input.path, message));
+                continue;
             }
-            Err(error) => report.inputs.push(InputReport {
-                path: input.path.clone(),
-                kind: None,
-                stage: None,
-                error: Some(error.to_string()),
-                summary: None,
-            }),
+            match load::load(&source.input, source.forced) {
+                Ok(model) => {
+                    let mut facts = analysis::compute(&model, &options.cpu, &options.provider);
+                    paddle2onnx::add_facts(&model, &options.paddle2onnx, &mut facts);
+                    if let Some(measured) = runtime.get(&model.path) {
+                        facts.model.extend(measured.clone());
+                    }
+                    loaded.push((model, facts));
+                }
+                Err(error) => report
+                    .inputs
+                    .push(failed_input(&source.input.path, error.to_string())),
+            }
+        }
+        cross_stage::annotate(&mut loaded);
+        for (model, facts) in &loaded {
+            let evaluation = evaluate_within_budget(rules, model, facts, &selected);
+            report.findings.extend(evaluation.findings);
+            if runtime.contains_key(&model.path) {
+                let measured = evaluate_runtime(rules, model, facts, &selected);
+                report.findings.extend(measured);
+            }
+            for code in evaluation.exhausted {
+                report.errors.push(format!(
+                    "{}: rule {code} stopped after {STEP_BUDGET} graph steps, so its findings on \
+                     this model are incomplete (simplify its path or consumer patterns)",
+                    model.path.display()
+                ));
+            }
+            report.inputs.push(InputReport {
+                path: model.path.clone(),
+                kind: Some(model.format.as_str().to_string()),
+                stage: Some(model.stage),
+                error: None,
+                summary: Some(summarize(model, facts)),
+            });
         }
     }
     report.sort();
     report
 }
 
-fn failed_input(path: &std::path::Path, error: String) -> InputReport {
+fn failed_input(path: &Path, error: String) -> InputReport {
     InputReport {
         path: path.to_path_buf(),
         kind: None,

@@ -6,6 +6,7 @@ use std::fs::File;
 use std::io::{self, BufWriter, IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow, bail};
 use clap::Parser;
@@ -16,6 +17,8 @@ use qlint::host::CpuTarget;
 use qlint::lint::{LintOptions, lint};
 use qlint::report::{self, Severity};
 use qlint::rules::{self, Config, RuleSet};
+use qlint::runtime::protocol::WORKER_ARG;
+use qlint::runtime::{self, RuntimeJob, RuntimeOptions, worker};
 
 /// Findings at or above `--fail-on`.
 const EXIT_FINDINGS: u8 = 1;
@@ -23,6 +26,14 @@ const EXIT_FINDINGS: u8 = 1;
 const EXIT_ERROR: u8 = 2;
 
 fn main() -> ExitCode {
+    // The ONNX Runtime worker is this binary started with a hidden first argument; it speaks
+    // JSON on its standard streams and takes no other arguments.
+    if std::env::args_os().nth(1).as_deref() == Some(std::ffi::OsStr::new(WORKER_ARG)) {
+        return ExitCode::from(worker::serve(
+            &mut io::stdin().lock(),
+            &mut io::stdout().lock(),
+        ));
+    }
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
@@ -79,7 +90,8 @@ fn run(cli: &Cli) -> Result<u8> {
             .write_all(rules::docs::explain(rule).as_bytes())?;
         return Ok(0);
     }
-    if cli.paths.is_empty() && cli.optimized.is_empty() {
+    let runtime_job = cli.runtime_job()?;
+    if cli.paths.is_empty() && cli.optimized.is_empty() && runtime_job.is_none() {
         bail!("no input: pass a model file or directory, or --optimized FILE (see qlint --help)");
     }
     let cpu = match (&cli.target_cpu, &config.target_cpu) {
@@ -118,7 +130,10 @@ fn run(cli: &Cli) -> Result<u8> {
         ignore,
         paddle2onnx,
     };
-    let report = lint(&rules, &options);
+    let report = match runtime_job {
+        Some(job) => run_runtime(cli, &rules, &options, job)?,
+        None => lint(&rules, &options),
+    };
     write_report(cli, &report)?;
     let fail_on = match cli.fail_on {
         Some(Level::Info) => Severity::Info,
@@ -127,6 +142,25 @@ fn run(cli: &Cli) -> Result<u8> {
         None => config.fail_on.unwrap_or(Severity::Error),
     };
     Ok(exit_code(&report, fail_on))
+}
+
+/// Runs an `--optimize`, `--compare` or `--bench` job in a worker process started from this
+/// binary, and lints with its results.
+fn run_runtime(
+    cli: &Cli,
+    rules: &RuleSet,
+    options: &LintOptions,
+    job: RuntimeJob,
+) -> Result<report::Report> {
+    let worker = std::env::current_exe()
+        .context("cannot find the qlint binary to start the ONNX Runtime worker")?;
+    let runtime_options = RuntimeOptions {
+        job,
+        worker,
+        timeout: Duration::from_secs(cli.timeout),
+        progress: true,
+    };
+    Ok(runtime::run(rules, options, &runtime_options))
 }
 
 /// 2 when an input could not be read (even with findings), else 1 when a finding is at or

@@ -3,7 +3,7 @@
 //! Every fact named in [`crate::analysis::FACTS`] is filled where it applies: model facts
 //! always (`opset` only for ONNX), node facts for every node, island facts for every island.
 //! Node facts that describe something the node lacks are left out: `macs` of a compute op with
-//! unknown shapes, `island.ops` of a node outside islands, and the `output_*` facts of a node
+//! unknown shapes and the `output_*` facts of a node
 //! whose output no QuantizeLinear reads. The `paddle2onnx.*` facts depend on the Paddle2ONNX
 //! release chosen for the run, so [`crate::analysis::paddle2onnx::add_facts`] adds them later.
 
@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use crate::analysis::chains::{self, ChainAnalysis};
 use crate::analysis::macs::{self, MacCount};
 use crate::analysis::shapes;
-use crate::analysis::{FactMap, Facts, Island, Value, quant};
+use crate::analysis::{FactMap, Facts, Island, Value, qdq, quant, saturation};
 use crate::graph::{Model, ModelFormat, Stage};
 use crate::host::CpuTarget;
 
@@ -40,7 +40,9 @@ pub fn compute(model: &Model, cpu: &CpuTarget, provider: &str) -> Facts {
     chain_facts(&mut facts, &analysis);
     cpu_facts(&mut facts, cpu, provider);
     let islands = island_facts(model, &analysis);
-    let node_facts = nodes::node_facts(model, &inferred, &mac_count, &analysis, &islands);
+    let mut node_facts = nodes::node_facts(model, &inferred, &mac_count, &analysis);
+    qdq::add_facts(model, &inferred, provider, &mut facts, &mut node_facts);
+    saturation::insert_facts(model, &mut node_facts);
     Facts {
         model: facts,
         nodes: node_facts,

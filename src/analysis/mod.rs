@@ -1,12 +1,16 @@
 //! Facts that rules read: quantization op catalogues, int8 chains and float islands, shapes and
-//! MACs, host CPU features. Rust computes them once per model; YAML rules refer to them by name.
+//! MACs, the u8s8 saturation risk of int8 weights, host CPU features. Rust computes them once
+//! per model; YAML rules refer to them by name.
 
 pub mod chains;
+pub mod cross_stage;
 pub mod facts;
 pub mod fusion;
 pub mod macs;
 pub mod paddle2onnx;
+pub mod qdq;
 pub mod quant;
+pub mod saturation;
 pub mod shapes;
 #[cfg(test)]
 mod testutil;
@@ -176,11 +180,21 @@ pub const FACTS: &[FactDoc] = &[
     fact(Scope::Model, "provider", "the execution provider the model will run on"),
     fact(Scope::Model, "paddle2onnx.version", "the Paddle2ONNX release that export checks are judged for (Paddle programs)"),
     fact(Scope::Model, "paddle2onnx.int8_program", "the Paddle program has INT8 quantize_linear or dequantize_linear ops"),
+    fact(Scope::Model, "runtime.ort_version", "ONNX Runtime release that --compare or --bench loaded"),
+    fact(Scope::Model, "runtime.level", "optimization level of --compare or --bench: basic, extended or all"),
+    fact(Scope::Model, "compare.max_abs", "largest absolute output difference, ORT_DISABLE_ALL vs the --level session (--compare)"),
+    fact(Scope::Model, "compare.mean_abs", "mean absolute output difference, largest over the outputs (--compare)"),
+    fact(Scope::Model, "compare.cosine", "cosine similarity of the outputs, smallest over the outputs (--compare)"),
+    fact(Scope::Model, "compare.output", "name of the output with the largest absolute difference (--compare)"),
+    fact(Scope::Model, "bench.p50_ms", "median latency of the model in milliseconds (--bench)"),
+    fact(Scope::Model, "bench.p90_ms", "90th percentile latency of the model in milliseconds (--bench)"),
+    fact(Scope::Model, "bench.float_p50_ms", "median latency of --float-model in milliseconds (--bench)"),
+    fact(Scope::Model, "bench.float_p90_ms", "90th percentile latency of --float-model in milliseconds (--bench)"),
+    fact(Scope::Model, "bench.speedup", "float median latency / quantized median latency; above 1 means int8 is faster (--bench --float-model)"),
     fact(Scope::Node, "macs", "multiply-accumulates of this op at batch 1"),
     fact(Scope::Node, "macs.exact", "false when the MAC count of this op is a lower bound or unknown"),
     fact(Scope::Node, "int8_inputs", "number of inputs with int8 or uint8 element type"),
     fact(Scope::Node, "in_island", "the node belongs to a float island"),
-    fact(Scope::Node, "island.ops", "op types of the island this node belongs to"),
     fact(Scope::Node, "data_input_constant", "the data input (Paddle slot X, else input 0) is a constant or parameter, such as a weight"),
     fact(Scope::Node, "param_input", "some input is a constant or Paddle parameter"),
     fact(Scope::Node, "quantized_input", "some activation input comes from a (de)quantization op that really quantizes"),
@@ -191,6 +205,57 @@ pub const FACTS: &[FactDoc] = &[
     fact(Scope::Node, "paddle2onnx.lookup", "the name the judged release looks the op up by (after Paddle's PIR translation and the release's renames)"),
     fact(Scope::Node, "paddle2onnx.newest", "the newest release in qlint's table that converts this Paddle op"),
     fact(Scope::Node, "paddle2onnx.newest_int8", "the newest release that converts this Paddle op and exports INT8"),
+    fact(Scope::Model, "qdq.axis_count", "ONNX QuantizeLinear/DequantizeLinear with an `axis` attribute or a per-axis scale (both need opset 13)"),
+    fact(Scope::Model, "provider.kind", "the execution provider, normalized: cpu, cuda, tensorrt, openvino, dml, ... (`CUDAExecutionProvider` gives cuda)"),
+    fact(Scope::Node, "quant.bits", "bit width of a quantization op: Paddle `bit_length` (or `quant_bits`), or the size of the ONNX Q/DQ element type"),
+    fact(Scope::Node, "quant.type", "quantized element type of a quantization op (`int8`, `uint16`, `int4`, `float8e4m3fn`; Paddle `int<bit_length>`)"),
+    fact(Scope::Node, "quant.role", "what a quantization op quantizes: weight, bias (int32 DequantizeLinear of a constant) or activation"),
+    fact(Scope::Node, "quant.matmul_nbits", "a 4-bit DequantizeLinear in the blocked form ORT fuses into MatMulNBits"),
+    fact(Scope::Node, "qparams.zero_scales", "number of scale values that are zero"),
+    fact(Scope::Node, "qparams.zero_scale_index", "index of the first zero scale"),
+    fact(Scope::Node, "qparams.zero_scale_on_zero_data", "the quantized constant is zero wherever its scale is zero (an all-zero bias or a pruned filter)"),
+    fact(Scope::Node, "qparams.negative_scales", "number of negative scale values (blocked quantization excluded)"),
+    fact(Scope::Node, "qparams.negative_scale_index", "index of the first negative scale"),
+    fact(Scope::Node, "qparams.bad_scales", "number of scale values that are NaN or infinite"),
+    fact(Scope::Node, "qparams.bad_scale", "the first such scale value"),
+    fact(Scope::Node, "qparams.bad_scale_index", "index of the first such scale value"),
+    fact(Scope::Node, "qparams.zero_points_out_of_range", "number of zero-point values outside their type's range"),
+    fact(Scope::Node, "qparams.zero_point", "the first zero point outside its type's range"),
+    fact(Scope::Node, "qparams.zero_point_range", "the value range of the zero point's type, as `[min, max]`"),
+    fact(Scope::Node, "qparams.scale_len", "number of scale values"),
+    fact(Scope::Node, "qparams.zero_point_len", "number of zero-point values"),
+    fact(Scope::Node, "qparams.zero_point_length_mismatch", "the zero point and the scale have different lengths"),
+    fact(Scope::Node, "qparams.axis", "`axis` of a per-axis Q/DQ (1 when the attribute is missing)"),
+    fact(Scope::Node, "qparams.axis_dim", "size of the quantized tensor along that axis"),
+    fact(Scope::Node, "qparams.axis_out_of_range", "the axis is outside the quantized tensor's rank"),
+    fact(Scope::Node, "qparams.length_mismatch", "a per-axis scale whose length is not the tensor's size along the axis (or that is not 1-D)"),
+    fact(Scope::Node, "quant_axis.fits", "the per-channel axis of a weight's quant op is the output-channel axis of the op that reads the weight"),
+    fact(Scope::Node, "quant_axis.actual", "the axis the op quantizes along (ONNX `axis`, 1 when missing; Paddle `quant_axis`)"),
+    fact(Scope::Node, "quant_axis.expected", "the output-channel axis of the weight for the op that reads it"),
+    fact(Scope::Node, "quant_axis.missing", "an ONNX Q/DQ has no `axis` attribute, so it defaults to 1"),
+    fact(Scope::Node, "quant_axis.consumer", "the op that reads the weight (with `trans_y` or `transB` when set)"),
+    fact(Scope::Node, "quant_axis.scale_len", "number of per-channel scales"),
+    fact(Scope::Node, "quant_axis.dim", "the weight's size along the actual axis"),
+    fact(Scope::Node, "quant_axis.expected_dim", "the weight's size along the expected axis (its output channels)"),
+    fact(Scope::Node, "quant_axis.weight", "name of the quantized weight"),
+    fact(Scope::Node, "qdq_around", "a DequantizeLinear feeds the node or a QuantizeLinear reads its output"),
+    fact(Scope::Node, "weight_grid.on_grid", "the float weight lies on a per-channel int8 grid (w / (max|w_c| / 127) within 1e-4 of an integer)"),
+    fact(Scope::Node, "weight_grid.channels", "output channels with a non-zero weight"),
+    fact(Scope::Node, "weight_grid.evidence", "weights whose int8 code is neither 0 nor ±127"),
+    fact(Scope::Node, "weight_grid.axis", "output-channel axis of the weight constant"),
+    fact(Scope::Node, "weight_grid.weight", "name of the weight constant"),
+    fact(Scope::Node, "cross_stage.lost", "the op was quantized in the previous stage of the pipeline and is float here"),
+    fact(Scope::Node, "cross_stage.source", "file name of the previous-stage model"),
+    fact(Scope::Node, "cross_stage.source_stage", "stage of that model (paddle or onnx)"),
+    fact(Scope::Node, "cross_stage.source_op", "op type of the matching op there"),
+    fact(Scope::Node, "cross_stage.source_node", "node id of the matching op there"),
+    fact(Scope::Node, "cross_stage.weight", "the weight name that matched the two ops"),
+    fact(Scope::Node, "saturation.pairs", "adjacent same-sign int8 weight pairs (kernel pairing order) with |w1|+|w2| >= 129, which can saturate int16 in u8s8 kernels without VNNI"),
+    fact(Scope::Node, "saturation.channels", "output channels with at least one such pair"),
+    fact(Scope::Node, "saturation.channels_total", "output channels whose int8 weights were checked"),
+    fact(Scope::Node, "saturation.max_pair_sum", "largest |w1|+|w2| of an adjacent same-sign int8 weight pair"),
+    fact(Scope::Node, "saturation.channels_any_order", "output channels with two same-sign int8 weights anywhere summing to 129 or more in magnitude (at risk under any pairing order)"),
+    fact(Scope::Node, "saturation.weights", "where the int8 weights came from (int8 constant, float constant quantized by QuantizeLinear, Paddle parameter codes)"),
     fact(Scope::Island, "island.size", "number of float nodes in the island"),
     fact(Scope::Island, "island.ops", "op types in the island with counts, in file order (`HardSigmoid, Mul`, or `Relu×2` when one repeats)"),
     fact(Scope::Island, "island.compute_ops", "number of Conv, MatMul and Gemm nodes (and their fusions) left float in the island"),

@@ -32,6 +32,14 @@ use crate::graph::{DataType, Dim, Graph, Model, ModelFormat, NodeId, TensorData,
 /// few elements long, and the bound keeps a crafted file from making qlint decode a large one.
 pub const MAX_VALUE_LEN: usize = 64;
 
+/// Highest rank qlint infers a shape for. ONNX has no limit, but real models stay far below it,
+/// and the cap keeps a file that declares a million dims from being copied per tensor.
+pub const MAX_RANK: usize = 64;
+
+/// Most inputs of one node that shape inference looks at (Concat and Sum in real models have a
+/// few hundred at most).
+pub const MAX_NODE_INPUTS: usize = 4096;
+
 /// What inference found out about one tensor.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct TensorInfo {
@@ -186,7 +194,7 @@ fn seed(graph: &Graph) -> Inferred {
         if let Some(value) = &tensor.value {
             inferred.infos[index] = TensorInfo {
                 dtype: Some(value.dtype),
-                shape: Some(value.dims.clone()),
+                shape: Some(value.dims.clone()).filter(|s| s.len() <= MAX_RANK),
                 assumed: false,
             };
             if let Some(v) = small_int_value(value) {
@@ -197,10 +205,11 @@ fn seed(graph: &Graph) -> Inferred {
     for &input in &graph.inputs {
         let tensor = graph.tensor(input);
         let (shape, assumed) = match &tensor.shape {
-            Some(dims) => {
+            Some(dims) if dims.len() <= MAX_RANK => {
                 let (shape, assumed) = concretize(dims);
                 (Some(shape), assumed)
             }
+            Some(_) => (None, false),
             None => (None, false),
         };
         if let Some(info) = inferred.infos.get_mut(input.0 as usize) {
@@ -239,7 +248,7 @@ fn store(
     let info = TensorInfo {
         dtype: out.dtype.or(declared.dtype),
         assumed: out.shape.is_some() && assumed,
-        shape: out.shape.or(declared_shape),
+        shape: out.shape.or(declared_shape).filter(|s| s.len() <= MAX_RANK),
     };
     if let Some(value) = out.value.filter(|v| v.len() <= MAX_VALUE_LEN) {
         inferred.values.insert(tensor, value);

@@ -75,6 +75,17 @@ impl Net {
         self
     }
 
+    /// Adds a float32 initializer with the given values.
+    pub fn float_values(&mut self, name: &str, dims: &[i64], values: &[f64]) -> &mut Self {
+        let data = TensorData {
+            dtype: DataType::Float32,
+            dims: dims.to_vec(),
+            payload: Payload::Floats(values.to_vec()),
+        };
+        self.builder.set_constant(name, Some(data));
+        self
+    }
+
     /// Adds a node of the default domain.
     pub fn op(
         &mut self,

@@ -1,8 +1,11 @@
 //! Incremental construction of a [`Graph`] from named tensors, as the loaders read them.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use super::{Attr, DataType, Dim, Graph, Node, NodeId, Port, Tensor, TensorData, TensorId};
+
+/// Highest declared rank the graph keeps.
+pub const MAX_DECLARED_RANK: usize = 64;
 
 /// A node as a loader reads it: tensor names instead of ids.
 #[derive(Clone, Debug, Default)]
@@ -31,6 +34,8 @@ pub struct GraphBuilder {
     nodes: Vec<Node>,
     inputs: Vec<TensorId>,
     outputs: Vec<TensorId>,
+    marked_inputs: HashSet<TensorId>,
+    marked_outputs: HashSet<TensorId>,
 }
 
 impl GraphBuilder {
@@ -52,6 +57,8 @@ impl GraphBuilder {
             nodes: Vec::new(),
             inputs: Vec::new(),
             outputs: Vec::new(),
+            marked_inputs: HashSet::new(),
+            marked_outputs: HashSet::new(),
         }
     }
 
@@ -85,6 +92,9 @@ impl GraphBuilder {
 
     /// Records the declared element type and shape of the current tensor named `name`.
     pub fn declare(&mut self, name: &str, dtype: Option<DataType>, shape: Option<Vec<Dim>>) {
+        // A declared rank above the cap is dropped: no real model has one, and the shape would be
+        // copied into every later version of the tensor.
+        let shape = shape.filter(|s| s.len() <= MAX_DECLARED_RANK);
         let id = self.tensor(name);
         let t = &mut self.tensors[id.0 as usize];
         if dtype.is_some() {
@@ -104,7 +114,7 @@ impl GraphBuilder {
             if t.dtype.is_none() {
                 t.dtype = Some(v.dtype);
             }
-            if t.shape.is_none() {
+            if t.shape.is_none() && v.dims.len() <= MAX_DECLARED_RANK {
                 t.shape = Some(v.dims.iter().map(|&d| Dim::Known(d)).collect());
             }
             t.value = Some(v);
@@ -114,7 +124,7 @@ impl GraphBuilder {
     /// Adds `name` to the graph inputs.
     pub fn mark_input(&mut self, name: &str) {
         let id = self.tensor(name);
-        if !self.inputs.contains(&id) {
+        if self.marked_inputs.insert(id) {
             self.inputs.push(id);
         }
     }
@@ -122,7 +132,7 @@ impl GraphBuilder {
     /// Adds the current tensor named `name` to the graph outputs.
     pub fn mark_output(&mut self, name: &str) {
         let id = self.tensor(name);
-        if !self.outputs.contains(&id) {
+        if self.marked_outputs.insert(id) {
             self.outputs.push(id);
         }
     }
@@ -137,7 +147,9 @@ impl GraphBuilder {
             } else {
                 let id = self.tensor(name);
                 let consumers = &mut self.tensors[id.0 as usize].consumers;
-                if !consumers.contains(&node_id) {
+                // All inputs of one node are added together, so an earlier read of the same
+                // tensor by this node is the last entry: no scan of the whole list is needed.
+                if consumers.last() != Some(&node_id) {
                     consumers.push(node_id);
                 }
                 Some(id)

@@ -222,6 +222,33 @@ impl Node {
     }
 }
 
+/// Longest scope or slot name kept whole; see [`bounded_name`].
+pub const MAX_SCOPE_LEN: usize = 256;
+
+/// Shortens a scope or slot name longer than [`MAX_SCOPE_LEN`] bytes to its first 200 bytes, `…`
+/// and a hash of the whole, so names stay distinct. Scopes are copied into every node of a
+/// subgraph, so a hostile 1 MB node name would otherwise cost gigabytes.
+pub fn bounded_name(name: String) -> String {
+    if name.len() <= MAX_SCOPE_LEN {
+        return name;
+    }
+    let mut cut = 200;
+    while !name.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    // FNV-1a, 64 bit: stable across runs and platforms, unlike std's hasher.
+    let hash = name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    format!("{}…{hash:016x}", &name[..cut])
+}
+
+/// Keeps the first occurrence of each node, in order, in linear time.
+fn unique_in_order(nodes: impl Iterator<Item = NodeId>) -> Vec<NodeId> {
+    let mut seen = std::collections::HashSet::new();
+    nodes.filter(|n| seen.insert(*n)).collect()
+}
+
 /// Dimension of a tensor shape.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Dim {
@@ -295,30 +322,21 @@ impl Graph {
 
     /// Nodes that produce an input of `node` (each once, in input order).
     pub fn predecessors(&self, node: NodeId) -> Vec<NodeId> {
-        let mut out = Vec::new();
-        for port in &self.dag[node].inputs {
-            if let Some(p) = port.tensor.and_then(|t| self.producer(t))
-                && !out.contains(&p)
-            {
-                out.push(p);
-            }
-        }
-        out
+        let producers = self.dag[node]
+            .inputs
+            .iter()
+            .filter_map(|port| port.tensor.and_then(|t| self.producer(t)));
+        unique_in_order(producers)
     }
 
     /// Nodes that read an output of `node` (each once, in output then file order).
     pub fn successors(&self, node: NodeId) -> Vec<NodeId> {
-        let mut out = Vec::new();
-        for port in &self.dag[node].outputs {
-            if let Some(t) = port.tensor {
-                for &c in self.consumers(t) {
-                    if !out.contains(&c) {
-                        out.push(c);
-                    }
-                }
-            }
-        }
-        out
+        let readers = self.dag[node]
+            .outputs
+            .iter()
+            .filter_map(|port| port.tensor)
+            .flat_map(|t| self.consumers(t).iter().copied());
+        unique_in_order(readers)
     }
 
     /// Edges leaving `node`, for petgraph algorithms.

@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use super::common::{display_path, linted_models, sorted_findings, sorted_inputs};
 use super::{Finding, InputReport, Renderer, Report, Severity};
+use crate::runtime::results::RuntimeReport;
 
 /// Version of the JSON shape; it changes only when a field is removed or changes meaning.
 pub const JSON_FORMAT_VERSION: u32 = 1;
@@ -38,6 +39,8 @@ struct JsonReport<'a> {
     inputs: Vec<JsonInput<'a>>,
     findings: Vec<JsonFinding<'a>>,
     summary: JsonSummary,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    runtime: Option<&'a RuntimeReport>,
     #[serde(skip_serializing_if = "<[String]>::is_empty")]
     run_errors: &'a [String],
 }
@@ -92,6 +95,7 @@ impl<'a> JsonReport<'a> {
                 warnings: report.count(Severity::Warning),
                 infos: report.count(Severity::Info),
             },
+            runtime: report.runtime.as_ref(),
             run_errors: &report.errors,
         }
     }
@@ -289,6 +293,7 @@ mod tests {
                 ],
             }],
             errors: Vec::new(),
+            runtime: None,
         }
     }
 

@@ -6,6 +6,7 @@ mod fixture;
 pub mod github;
 pub mod json;
 pub mod junit;
+mod runtime;
 pub mod sarif;
 mod sarif_location;
 mod table;
@@ -19,6 +20,7 @@ use std::str::FromStr;
 use serde::Serialize;
 
 use crate::graph::Stage;
+use crate::runtime::results::RuntimeReport;
 
 /// How serious a finding is. Ordered so that `Error` is the greatest.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -171,6 +173,8 @@ pub struct Report {
     pub findings: Vec<Finding>,
     /// Problems that are not about one input (an unusable `--target-cpu`, say).
     pub errors: Vec<String>,
+    /// What ONNX Runtime measured, after `--optimize`, `--compare` or `--bench`.
+    pub runtime: Option<RuntimeReport>,
 }
 
 impl Report {

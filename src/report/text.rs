@@ -8,8 +8,8 @@
 //!   nodes: a, b, c
 //! ```
 //!
-//! then one `error:` line per unreadable input and per run error, the summary table, and a
-//! closing line with totals.
+//! then one `error:` line per unreadable input and per run error, the summary table, the ONNX
+//! Runtime section after `--optimize`, `--compare` or `--bench`, and a closing line with totals.
 
 use std::io;
 
@@ -19,6 +19,7 @@ use super::common::{
     count_noun, display_path, input_error_text, linted_models, node_label, node_list,
     sorted_findings, sorted_inputs,
 };
+use super::runtime::runtime_section;
 use super::table::summary_table;
 use super::{Finding, Renderer, Report, Severity};
 
@@ -55,6 +56,14 @@ impl Renderer for TextRenderer {
                 writeln!(out)?;
             }
             writeln!(out, "{table}")?;
+            wrote_lines = true;
+        }
+
+        if let Some(runtime) = &report.runtime {
+            if wrote_lines {
+                writeln!(out)?;
+            }
+            writeln!(out, "{}", runtime_section(runtime, self.color))?;
             wrote_lines = true;
         }
 

@@ -1,5 +1,6 @@
 //! Evaluates compiled rules over one model and its facts, producing findings.
 
+use std::cell::Cell;
 use std::collections::BTreeMap;
 
 use super::compile::{CmpOp, Compare, Cond, Matcher, MessageRule, Operand, SeverityRule, Test};
@@ -21,6 +22,20 @@ struct Ctx<'a> {
     set: &'a RuleSet,
     model: &'a Model,
     facts: &'a Facts,
+    /// Graph steps (producer, consumer and path moves) left for the current rule.
+    budget: Cell<u64>,
+}
+
+/// Graph steps one rule may take on one model. Built-in rules take a few per node; a hostile
+/// `path` over a lattice of Adds could otherwise take 2^40.
+pub const STEP_BUDGET: u64 = 20_000_000;
+
+/// The result of evaluating rules on one model.
+#[derive(Debug, Default)]
+pub struct Evaluation {
+    pub findings: Vec<Finding>,
+    /// Rules that ran out of [`STEP_BUDGET`], so their results on this model are incomplete.
+    pub exhausted: Vec<String>,
 }
 
 /// Runs every rule that `selected` accepts and that applies to the model's stage.
@@ -30,12 +45,58 @@ pub fn evaluate(
     facts: &Facts,
     selected: &dyn Fn(&Rule) -> bool,
 ) -> Vec<Finding> {
-    let ctx = Ctx { set, model, facts };
+    evaluate_within_budget(set, model, facts, selected).findings
+}
+
+/// Like [`evaluate`], and also names the rules that stopped early at [`STEP_BUDGET`].
+pub fn evaluate_within_budget(
+    set: &RuleSet,
+    model: &Model,
+    facts: &Facts,
+    selected: &dyn Fn(&Rule) -> bool,
+) -> Evaluation {
+    let stage_of = |rule: &Rule| applicable_stage(rule, model.stage);
+    evaluate_stage(set, model, facts, selected, &stage_of)
+}
+
+/// Runs every rule that `selected` accepts and whose stages include `runtime`. Call it only for
+/// a model whose facts include ONNX Runtime measurements; its findings carry the stage
+/// `runtime`.
+pub fn evaluate_runtime(
+    set: &RuleSet,
+    model: &Model,
+    facts: &Facts,
+    selected: &dyn Fn(&Rule) -> bool,
+) -> Vec<Finding> {
+    let stage_of = |rule: &Rule| {
+        rule.stages
+            .contains(&RuleStage::Runtime)
+            .then_some(RuleStage::Runtime.as_str())
+    };
+    evaluate_stage(set, model, facts, selected, &stage_of).findings
+}
+
+/// Runs the selected rules for which `stage_of` names a stage, which the findings carry.
+fn evaluate_stage(
+    set: &RuleSet,
+    model: &Model,
+    facts: &Facts,
+    selected: &dyn Fn(&Rule) -> bool,
+    stage_of: &dyn Fn(&Rule) -> Option<&'static str>,
+) -> Evaluation {
+    let ctx = Ctx {
+        set,
+        model,
+        facts,
+        budget: Cell::new(STEP_BUDGET),
+    };
     let mut findings = Vec::new();
+    let mut exhausted = Vec::new();
     for rule in set.rules.iter().filter(|r| selected(r)) {
-        let Some(stage) = applicable_stage(rule, model.stage) else {
+        let Some(stage) = stage_of(rule) else {
             continue;
         };
+        ctx.budget.set(STEP_BUDGET);
         match rule.subject {
             Scope::Model => {
                 let mut captures = BTreeMap::new();
@@ -54,8 +115,14 @@ pub fn evaluate(
                 }
             }
         }
+        if ctx.budget.get() == 0 {
+            exhausted.push(rule.code.clone());
+        }
     }
-    findings
+    Evaluation {
+        findings,
+        exhausted,
+    }
 }
 
 /// The stage name a finding carries, or `None` when the rule does not apply to the model.
@@ -226,7 +293,24 @@ impl Ctx<'_> {
         own.or_else(|| self.facts.model.get(name)).cloned()
     }
 
+    /// Spends one graph step; false once the rule's budget is gone.
+    fn step(&self) -> bool {
+        let left = self.budget.get();
+        if left == 0 {
+            return false;
+        }
+        self.budget.set(left - 1);
+        true
+    }
+
     fn eval(&self, cond: &Cond, subject: Subject, captures: &mut BTreeMap<String, NodeId>) -> bool {
+        if matches!(
+            cond,
+            Cond::Producer(_) | Cond::Consumer(_) | Cond::ConsumersAll(_) | Cond::Path(_)
+        ) && !self.step()
+        {
+            return false;
+        }
         let graph = &self.model.graph;
         let node = match subject {
             Subject::Node(n) => Some(n),
@@ -294,6 +378,9 @@ impl Ctx<'_> {
             return true;
         }
         for next in self.model.graph.successors(start) {
+            if !self.step() {
+                return false;
+            }
             let mut attempt = local.clone();
             if self.path(rest, next, &mut attempt) {
                 *captures = attempt;

@@ -17,7 +17,7 @@ use std::path::Path;
 
 pub use compile::{Cond, MessageRule, OpSet, Rule, SeverityRule};
 pub use config::{Config, find_config, load_config};
-pub use eval::evaluate;
+pub use eval::{Evaluation, STEP_BUDGET, evaluate, evaluate_runtime, evaluate_within_budget};
 
 use crate::analysis::Scope;
 use crate::report::Severity;
@@ -35,6 +35,15 @@ pub const BUILTIN_PACKS: &[(&str, &str)] = &[
         include_str!("../../rules/optimized.yaml"),
     ),
     ("rules/host.yaml", include_str!("../../rules/host.yaml")),
+    ("rules/qdq.yaml", include_str!("../../rules/qdq.yaml")),
+    (
+        "rules/saturation.yaml",
+        include_str!("../../rules/saturation.yaml"),
+    ),
+    (
+        "rules/runtime.yaml",
+        include_str!("../../rules/runtime.yaml"),
+    ),
 ];
 
 /// Largest rule pack or config file qlint reads, so a hostile file cannot exhaust memory.
@@ -260,6 +269,9 @@ mod tests {
         for code in [
             "QL105", "QL108", "QL304", "QL305", "QL306", "QL401", "QL404",
         ] {
+            assert!(set.find(code).is_some(), "{code} missing");
+        }
+        for code in ["QL106", "QL107", "QL202", "QL205", "QL206", "QL403"] {
             assert!(set.find(code).is_some(), "{code} missing");
         }
     }

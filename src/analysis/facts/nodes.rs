@@ -4,7 +4,7 @@
 use crate::analysis::chains::{self, ChainAnalysis};
 use crate::analysis::macs::{MacCount, NodeMacs};
 use crate::analysis::shapes::Inferred;
-use crate::analysis::{FactMap, Island, Value, quant};
+use crate::analysis::{FactMap, Value, quant};
 use crate::graph::{
     Attr, DataType, Graph, Model, ModelFormat, Node, Payload, Port, TensorData, TensorId,
 };
@@ -15,7 +15,6 @@ pub(super) fn node_facts(
     inferred: &Inferred,
     macs: &MacCount,
     analysis: &ChainAnalysis,
-    islands: &[Island],
 ) -> Vec<FactMap> {
     let graph = &model.graph;
     let constant = chains::constant_tensors(graph);
@@ -48,12 +47,6 @@ pub(super) fn node_facts(
             facts.insert("int8_inputs".into(), Value::Num(int8 as f64));
             let island = analysis.node_island.get(id.index()).copied().flatten();
             facts.insert("in_island".into(), Value::Bool(island.is_some()));
-            if let Some(ops) = island
-                .and_then(|i| islands.get(i))
-                .and_then(|i| i.facts.get("island.ops"))
-            {
-                facts.insert("island.ops".into(), ops.clone());
-            }
             let param = inputs.iter().any(|&t| is_constant(t));
             facts.insert("param_input".into(), Value::Bool(param));
             // The data input is Paddle slot `X` (ProgramDesc sorts slots by name, so it need not

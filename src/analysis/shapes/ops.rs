@@ -3,7 +3,9 @@
 use crate::analysis::quant::{self, INTERNAL_NHWC_DOMAIN, MS_DOMAIN, NCHWC_DOMAIN};
 use crate::graph::{Attr, DataType, Graph, Node, TensorId};
 
-use super::{Inferred, MAX_VALUE_LEN, conv, layouts, matmul, tensor_ops};
+use super::{
+    Inferred, MAX_NODE_INPUTS, MAX_RANK, MAX_VALUE_LEN, conv, layouts, matmul, tensor_ops,
+};
 
 /// The inferred type, shape and value of one op output.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -91,7 +93,21 @@ pub(super) fn attr_floats(node: &Node, name: &str) -> Option<Vec<f64>> {
 }
 
 /// Infers every output of `node`; position `i` of the result belongs to output `i`.
+/// True for a node no real model has: more inputs than [`MAX_NODE_INPUTS`], or an integer list
+/// attribute (axes, perm, pads) longer than twice [`MAX_RANK`]. Inferring such a node would only
+/// cost time that a hostile file controls.
+fn beyond_limits(node: &Node) -> bool {
+    node.inputs.len() > MAX_NODE_INPUTS
+        || node
+            .attrs
+            .values()
+            .any(|a| matches!(a, crate::graph::Attr::Ints(v) if v.len() > 2 * MAX_RANK))
+}
+
 pub(super) fn infer_node(ctx: &Ctx, node: &Node) -> Vec<Option<Out>> {
+    if beyond_limits(node) {
+        return Vec::new();
+    }
     let op = node.op_type.as_str();
     let domain = node.domain.as_str();
     if quant::is_default_domain(domain) {

@@ -5,7 +5,7 @@ use super::external::ExternalFiles;
 use super::proto::{AttributeProto, GraphProto, attribute_type as kind};
 use super::values::tensor_data;
 use crate::error::LoadError;
-use crate::graph::Attr;
+use crate::graph::{Attr, bounded_name};
 
 /// A subgraph found in an attribute, waiting to be flattened under `scope`.
 pub(super) struct PendingSubgraph<'g> {
@@ -21,7 +21,9 @@ pub(super) fn convert_attr<'g>(
     external: &mut ExternalFiles,
     subgraphs: &mut Vec<PendingSubgraph<'g>>,
 ) -> Result<Attr, LoadError> {
-    let scope = format!("{node_scope}/{}", attr.name);
+    // Only graph attributes need a scope; building it for every attribute would copy a long node
+    // scope once per attribute.
+    let scope = || bounded_name(format!("{node_scope}/{}", attr.name));
     let value = match attribute_type(attr) {
         kind::FLOAT => Attr::Float(attr.f.map_or(0.0, f64::from)),
         kind::INT => Attr::Int(attr.i.unwrap_or(0)),
@@ -32,6 +34,7 @@ pub(super) fn convert_attr<'g>(
         },
         kind::GRAPH => match &attr.g {
             Some(graph) => {
+                let scope = scope();
                 subgraphs.push(PendingSubgraph {
                     scope: scope.clone(),
                     graph,
@@ -45,8 +48,9 @@ pub(super) fn convert_attr<'g>(
         kind::STRINGS => Attr::Strs(attr.strings.iter().map(|s| lossy(s)).collect()),
         kind::GRAPHS => {
             let mut scopes = Vec::with_capacity(attr.graphs.len());
+            let parent = scope();
             for (index, graph) in attr.graphs.iter().enumerate() {
-                let scope = format!("{scope}/{index}");
+                let scope = format!("{parent}/{index}");
                 scopes.push(scope.clone());
                 subgraphs.push(PendingSubgraph { scope, graph });
             }

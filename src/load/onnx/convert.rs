@@ -12,7 +12,7 @@ use super::external::ExternalFiles;
 use super::proto::{GraphProto, NodeProto};
 use super::values::{ConstantValue, constant_value, declared_type, tensor_data};
 use crate::error::LoadError;
-use crate::graph::{Graph, GraphBuilder, NodeSpec};
+use crate::graph::{Graph, GraphBuilder, NodeSpec, bounded_name};
 
 /// Maximum nesting of subgraphs. prost 0.14 stops decoding at 100 nested messages, and each graph
 /// level takes three (graph, node, attribute), so this bound only guards protos that were
@@ -101,11 +101,11 @@ impl Converter<'_> {
 
     /// Adds one node, then flattens its subgraphs after it.
     fn add_node(&mut self, node: &NodeProto, scope: &str, depth: usize) -> Result<(), LoadError> {
-        let node_scope = if scope.is_empty() {
+        let node_scope = bounded_name(if scope.is_empty() {
             base_id(node)
         } else {
             format!("{scope}/{}", base_id(node))
-        };
+        });
         let mut attrs = BTreeMap::new();
         let mut subgraphs: Vec<PendingSubgraph<'_>> = Vec::new();
         for attr in &node.attribute {

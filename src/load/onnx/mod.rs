@@ -124,10 +124,11 @@ fn non_empty(s: &str) -> Option<String> {
 
 /// Memory-maps a whole file as [`Bytes`]. An empty file gives empty bytes.
 fn map_file(path: &Path) -> std::io::Result<Bytes> {
-    let file = File::open(path)?;
-    if !file.metadata()?.is_file() {
+    // Check before opening: opening a FIFO blocks until a writer appears.
+    if !std::fs::metadata(path)?.is_file() {
         return Err(std::io::Error::other("not a regular file"));
     }
+    let file = File::open(path)?;
     map_open_file(&file)
 }
 

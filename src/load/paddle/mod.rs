@@ -47,8 +47,36 @@ pub fn is_pir_json(path: &Path) -> Result<bool, LoadError> {
     pir::is_pir_json(path)
 }
 
-/// Memory-maps a whole file, rejecting empty files.
+/// Memory-maps a parameter file that must sit in the program's own directory: a symbolic
+/// link that leads elsewhere is rejected, as ONNX external data is.
+fn map_param_file(program: &Path, params: &Path) -> Result<Bytes, LoadError> {
+    let canonical_dir = |p: &Path| {
+        std::fs::canonicalize(p)
+            .ok()
+            .and_then(|c| c.parent().map(Path::to_path_buf))
+    };
+    let inside = match (canonical_dir(program), canonical_dir(params)) {
+        (Some(program_dir), Some(params_dir)) => program_dir == params_dir,
+        _ => false,
+    };
+    if !inside {
+        return Err(LoadError::new(
+            params,
+            "parameter file resolves outside the program's directory (a symbolic link?): copy \
+             the parameters next to the program",
+        ));
+    }
+    map_file(params)
+}
+
+/// Memory-maps a whole file, rejecting empty files and anything that is not a regular file
+/// (a FIFO would block the open).
 fn map_file(path: &Path) -> Result<Bytes, LoadError> {
+    let meta = std::fs::metadata(path)
+        .map_err(|e| LoadError::new(path, format!("failed to open: {e}")))?;
+    if !meta.is_file() {
+        return Err(LoadError::new(path, "not a regular file"));
+    }
     let file =
         File::open(path).map_err(|e| LoadError::new(path, format!("failed to open: {e}")))?;
     let len = file

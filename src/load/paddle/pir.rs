@@ -22,7 +22,7 @@ use serde_json::Value;
 
 use super::params::{self, ExpectedParam};
 use super::pir_reader::{Item, Op, Reader};
-use super::{map_file, sibling_with_extension};
+use super::{map_file, map_param_file, sibling_with_extension};
 use crate::error::LoadError;
 use crate::graph::{
     Dim, Graph, GraphBuilder, Model, ModelFormat, ModelMeta, NodeSpec, Stage, TensorData,
@@ -118,7 +118,7 @@ fn load_params(path: &Path, items: &[Item]) -> Result<BTreeMap<String, TensorDat
             dims,
         })
         .collect();
-    let data = map_file(&params_path)?;
+    let data = map_param_file(path, &params_path)?;
     params::read_combined(&params_path, &data, &expected)
 }
 

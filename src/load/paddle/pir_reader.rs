@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use super::pir_values;
 use crate::error::LoadError;
-use crate::graph::{Attr, DataType, Dim};
+use crate::graph::{Attr, DataType, Dim, bounded_name};
 
 /// Short dialect ids of the current serializer (`schema.cc`, `DialectIdMap`).
 const DIALECT_IDS: [(&str, &str); 5] = [
@@ -212,7 +212,7 @@ impl<'a> Reader<'a> {
                 let nested = if scope.is_empty() {
                     name
                 } else {
-                    format!("{scope}/{name}")
+                    bounded_name(format!("{scope}/{name}"))
                 };
                 self.block(block, &nested, &format!("{region_at}.blocks[{b}]"))?;
                 scopes.push(nested);
@@ -282,7 +282,7 @@ fn parameter_name(op: &Value) -> Option<String> {
 
 fn block_name(block: &Value, region: usize, index: usize) -> String {
     match block.get("#").and_then(Value::as_str) {
-        Some(id) if !id.is_empty() => id.to_string(),
+        Some(id) if !id.is_empty() => bounded_name(id.to_string()),
         _ => format!("region_{region}/block_{index}"),
     }
 }

@@ -12,10 +12,11 @@ use prost::Message;
 use super::params::{self, ExpectedParam};
 use super::program_attrs::{self, block_scope};
 use super::proto::{OpDesc, OpDescVar, ProgramDesc, VarDesc, var_kind};
-use super::{map_file, sibling_with_extension};
+use super::{map_file, map_param_file, sibling_with_extension};
 use crate::error::LoadError;
 use crate::graph::{
     DataType, Dim, Graph, GraphBuilder, Model, ModelFormat, ModelMeta, NodeSpec, Stage, TensorData,
+    bounded_name,
 };
 
 /// Paddle's name for an absent variable in a slot (`kEmptyVarName`).
@@ -109,7 +110,7 @@ fn load_params(
     }
     if let Some(params_path) = combined_params_path(path) {
         reject_selected_rows(&params_path, program)?;
-        let data = map_file(&params_path)?;
+        let data = map_param_file(path, &params_path)?;
         return params::read_combined(&params_path, &data, expected);
     }
     let Some(dir) = path.parent() else {
@@ -125,7 +126,7 @@ fn load_params(
     reject_selected_rows(dir, program)?;
     let mut values = BTreeMap::new();
     for (param, file) in expected.iter().zip(files) {
-        let data = map_file(&file)?;
+        let data = map_param_file(path, &file)?;
         values.insert(
             param.name.clone(),
             params::read_single(&file, &data, param)?,
@@ -283,7 +284,7 @@ fn add_op(
 fn slot_pairs(slots: &[OpDescVar]) -> Vec<(String, String)> {
     let mut pairs = Vec::new();
     for slot in slots {
-        let parameter = slot.parameter.clone().unwrap_or_default();
+        let parameter = bounded_name(slot.parameter.clone().unwrap_or_default());
         for argument in &slot.arguments {
             let name = if argument == EMPTY_VAR_NAME {
                 ""
