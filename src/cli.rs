@@ -82,6 +82,11 @@ pub struct Cli {
     #[arg(long, value_name = "X.Y.Z")]
     pub paddle2onnx_version: Option<String>,
 
+    /// ONNX Runtime release that QDQ fusion is predicted for (QL203, QL204): 1.31 or 1.32
+    /// [default: 1.31, the release --optimize loads, or the config's ort-version].
+    #[arg(long, value_name = "X.Y")]
+    pub ort_version: Option<String>,
+
     /// Config file [default: the nearest .qlint.yaml from the current directory upward].
     #[arg(long, value_name = "FILE", conflicts_with = "no_config")]
     pub config: Option<PathBuf>,

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use crate::analysis::fusion::{self, OrtVersion};
 use crate::analysis::paddle2onnx::{self, Paddle2OnnxVersion};
 use crate::analysis::{self, FactMap, Facts, Value, cross_stage};
 use crate::graph::{Model, Stage};
@@ -29,6 +30,8 @@ pub struct LintOptions {
     pub ignore: Vec<String>,
     /// The Paddle2ONNX release that Paddle programs are judged for (QL108).
     pub paddle2onnx: Paddle2OnnxVersion,
+    /// The ONNX Runtime release that QDQ fusion is predicted for (QL203, QL204).
+    pub ort_version: OrtVersion,
 }
 
 /// True when `rule` passes the select and ignore prefixes (case-insensitive).
@@ -92,6 +95,7 @@ pub fn lint_with_runtime(rules: &RuleSet, options: &LintOptions, runtime: &Runti
                 Ok(model) => {
                     let mut facts = analysis::compute(&model, &options.cpu, &options.provider);
                     paddle2onnx::add_facts(&model, &options.paddle2onnx, &mut facts);
+                    fusion::add_facts(&model, &options.ort_version, &mut facts);
                     if let Some(measured) = runtime.get(&model.path) {
                         facts.model.extend(measured.clone());
                     }

@@ -12,6 +12,7 @@ use anyhow::{Context, Result, anyhow, bail};
 use clap::Parser;
 
 use cli::{Cli, ColorChoice, Level};
+use qlint::analysis::fusion::OrtVersion;
 use qlint::analysis::paddle2onnx::Paddle2OnnxVersion;
 use qlint::host::CpuTarget;
 use qlint::lint::{LintOptions, lint};
@@ -121,6 +122,10 @@ fn run(cli: &Cli) -> Result<u8> {
             .map_err(|e| anyhow!("invalid --paddle2onnx-version: {e}"))?,
         None => config.paddle2onnx_version.clone().unwrap_or_default(),
     };
+    let ort_version = match &cli.ort_version {
+        Some(text) => OrtVersion::parse(text).map_err(|e| anyhow!("invalid --ort-version: {e}"))?,
+        None => config.ort_version.clone().unwrap_or_default(),
+    };
     let options = LintOptions {
         paths: cli.paths.clone(),
         optimized: cli.optimized.clone(),
@@ -129,6 +134,7 @@ fn run(cli: &Cli) -> Result<u8> {
         select,
         ignore,
         paddle2onnx,
+        ort_version,
     };
     let report = match runtime_job {
         Some(job) => run_runtime(cli, &rules, &options, job)?,

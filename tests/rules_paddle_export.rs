@@ -44,6 +44,7 @@ fn lint_for_release(path: PathBuf, release: &str) -> Report {
         select: Vec::new(),
         ignore: Vec::new(),
         paddle2onnx: Paddle2OnnxVersion::parse(release).unwrap_or_else(|e| panic!("{e}")),
+        ort_version: Default::default(),
     };
     let report = lint(&rules, &options);
     assert_loaded(&report);

@@ -403,6 +403,7 @@ fn lint_with_provider(provider: &str) -> Report {
         select: vec!["QL403".into()],
         ignore: Vec::new(),
         paddle2onnx: Default::default(),
+        ort_version: Default::default(),
     };
     qlint::lint::lint(&rules, &options)
 }
@@ -452,6 +453,7 @@ fn ql403_quiet_on_cpu_and_float_models() {
         select: Vec::new(),
         ignore: Vec::new(),
         paddle2onnx: Default::default(),
+        ort_version: Default::default(),
     };
     let report = qlint::lint::lint(&rules, &options);
     assert!(with_code(&report, "QL403").is_empty());

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use super::schema::ConfigSpec;
 use super::{RuleError, parse_yaml, read_yaml_file};
+use crate::analysis::fusion::OrtVersion;
 use crate::analysis::paddle2onnx::Paddle2OnnxVersion;
 use crate::report::Severity;
 
@@ -23,6 +24,8 @@ pub struct Config {
     pub provider: Option<String>,
     /// Paddle2ONNX release that Paddle programs are judged for, checked against the table.
     pub paddle2onnx_version: Option<Paddle2OnnxVersion>,
+    /// ONNX Runtime release that QDQ fusion is predicted for, checked against the table.
+    pub ort_version: Option<OrtVersion>,
     /// Extra rule packs, resolved against the config file's directory.
     pub rules: Vec<PathBuf>,
     pub thresholds: BTreeMap<String, f64>,
@@ -69,6 +72,13 @@ pub fn load_config(path: &Path) -> Result<Config, RuleError> {
         ),
         None => None,
     };
+    let ort_version = match &spec.ort_version {
+        Some(version) => Some(
+            OrtVersion::parse(&version.value)
+                .map_err(|e| RuleError::at(&file, version.referenced, e))?,
+        ),
+        None => None,
+    };
     let base = path.parent().unwrap_or(Path::new("."));
     let mut thresholds = BTreeMap::new();
     for (name, value) in &spec.thresholds {
@@ -87,6 +97,7 @@ pub fn load_config(path: &Path) -> Result<Config, RuleError> {
         target_cpu: spec.target_cpu,
         provider: spec.provider,
         paddle2onnx_version,
+        ort_version,
         rules: spec.rules.iter().map(|r| base.join(r)).collect(),
         thresholds,
     })

@@ -44,6 +44,7 @@ pub const BUILTIN_PACKS: &[(&str, &str)] = &[
         "rules/runtime.yaml",
         include_str!("../../rules/runtime.yaml"),
     ),
+    ("rules/fusion.yaml", include_str!("../../rules/fusion.yaml")),
 ];
 
 /// Largest rule pack or config file qlint reads, so a hostile file cannot exhaust memory.

@@ -181,6 +181,8 @@ pub struct ConfigSpec {
     pub provider: Option<String>,
     /// Paddle2ONNX release that Paddle programs are judged for.
     pub paddle2onnx_version: Option<Spanned<String>>,
+    /// ONNX Runtime release that QDQ fusion is predicted for.
+    pub ort_version: Option<Spanned<String>>,
     /// Extra rule packs, relative to the config file.
     #[serde(default)]
     pub rules: Vec<String>,

@@ -59,7 +59,8 @@ def optimize(path):
 
 def save(graph, path, opset):
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
-    model.ir_version = 8
+    # Opset 21, which QuantizeLinear needs for uint16, needs IR version 10.
+    model.ir_version = 8 if opset < 21 else 10
     onnx.checker.check_model(model)
     onnx.save(model, path)
     optimize(path)
@@ -90,8 +91,8 @@ def quantize(float_graph, path, input_shape, activation_type):
 
 
 def clean(rng):
-    """Conv, LeakyRelu, MaxPool, Add, Concat, AveragePool, GlobalAveragePool, Flatten, Gemm,
-    Softmax, quantized with uint8 activations: ORT fuses every op."""
+    """Writes a model that ORT fuses completely: Conv, LeakyRelu, MaxPool, Add, Concat,
+    AveragePool, GlobalAveragePool, Flatten, Gemm and Softmax with uint8 activations."""
     nodes = [
         helper.make_node("Conv", ["x", "w1", "b1"], ["c1"], pads=[1, 1, 1, 1], name="conv1"),
         helper.make_node("LeakyRelu", ["c1"], ["a1"], alpha=0.1, name="leaky1"),
@@ -124,8 +125,8 @@ def clean(rng):
 
 
 def int8_fanout(rng):
-    """A residual block quantized with int8 activations: the LeakyRelu output feeds a Conv and
-    an Add, so its QuantizeLinear gets two readers and ORT keeps it int8."""
+    """Writes a residual block quantized with int8 activations. The LeakyRelu output feeds a
+    Conv and an Add, so its QuantizeLinear gets two readers and ORT keeps it int8."""
     nodes = [
         helper.make_node("Conv", ["x", "w1", "b1"], ["c1"], pads=[1, 1, 1, 1], name="conv1"),
         helper.make_node("LeakyRelu", ["c1"], ["a1"], alpha=0.1, name="leaky1"),
@@ -166,7 +167,7 @@ class Builder:
         return name
 
     def params(self, name, scale):
-        """The scale and zero point named after `name`, made on first use."""
+        """Returns the scale and zero point named after `name`, adding them on first use."""
         if name not in self.made:
             dtype = np.int8 if self.signed else np.uint8
             self.const(f"{name}_scale", np.array(scale, np.float32))
@@ -204,9 +205,9 @@ class Builder:
 
 
 def layout_between(rng, qtype):
-    """Conv -> QuantizeLinear -> Transpose -> DequantizeLinear -> Conv -> QuantizeLinear ->
-    Reshape -> DequantizeLinear -> Conv. With int8 the data-movement ops keep ORT's s8-to-u8
-    conversion from the pairs; with uint8 there is nothing to convert."""
+    """Writes Conv -> QuantizeLinear -> Transpose -> DequantizeLinear -> Conv -> QuantizeLinear
+    -> Reshape -> DequantizeLinear -> Conv. With int8 the data-movement ops keep ORT's s8-to-u8
+    conversion away from the pairs, and with uint8 there is nothing to convert."""
     b = Builder(rng, qtype)
     c1 = b.conv(b.qdq("x", "in"), 4, 8, "conv1")
     t = "t"
@@ -225,8 +226,8 @@ def layout_between(rng, qtype):
 
 
 def float_input(rng):
-    """An Add whose second input is a float graph input and a Mul whose second input is a
-    float constant, both between DequantizeLinear and QuantizeLinear."""
+    """Writes an Add whose second input is a float graph input and a Mul whose second input is
+    a float constant, both between DequantizeLinear and QuantizeLinear."""
     b = Builder(rng, "uint8")
     c1 = b.conv(b.qdq("x", "in"), 4, 8, "conv1")
     b.nodes.append(helper.make_node("Add", [b.qdq(c1, "c1"), "bias_map"], ["added"], name="add_float"))
@@ -245,9 +246,9 @@ def float_input(rng):
 
 
 def old_opset(rng):
-    """Opset 11: MaxPool there has since-version 11, outside the versions whose
-    QuantizeLinear/DequantizeLinear ORT drops. DequantizeLinear-10 has no axis, so the weights
-    are per tensor."""
+    """Writes a model at opset 11, where MaxPool has since-version 11, outside the versions
+    whose QuantizeLinear/DequantizeLinear ORT drops. DequantizeLinear-10 has no axis, so the
+    weights are per tensor."""
     b = Builder(rng, "uint8", per_channel=False)
     c1 = b.conv(b.qdq("x", "in"), 4, 8, "conv1")
     b.nodes.append(helper.make_node("MaxPool", [b.qdq(c1, "c1")], ["p"], kernel_shape=[2, 2], strides=[2, 2], name="pool"))
@@ -262,10 +263,11 @@ def old_opset(rng):
 
 
 def weights(rng):
-    """Weight cases: a Conv whose weight is a float graph input (not a constant, so ORT cannot
-    quantize it), a Gemm with a float constant bias (ORT quantizes it), a MatMul with only its
-    weight quantized (MatMulNBits) and a Conv whose output is a graph output (no
-    QuantizeLinear)."""
+    """Writes the weight cases. A Conv's weight is a float graph input, which ORT cannot
+    quantize because it is not a constant. A Gemm has a float constant bias, which ORT
+    quantizes. A MatMul has only its weight quantized, and ORT shares its scale constant with
+    the Gemm weight's, which keeps it from MatMulNBits. A Conv writes a graph output, with no
+    QuantizeLinear after it."""
     b = Builder(rng, "uint8")
     x = b.qdq("x", "in")
     b.nodes.append(helper.make_node("Conv", [x, "w_live"], ["c_live"], pads=[1, 1, 1, 1], name="conv_weight_input"))
@@ -298,6 +300,83 @@ def weights(rng):
     save(graph, os.path.join(folder("fusion_weights"), "model.onnx"), opset)
 
 
+def edge_cases(rng):
+    """Writes one branch per ORT rule that the prediction replays, each with its own input and
+    output. The branches are Relu and Clip folding into the next QuantizeLinear (or not), QDQ
+    propagation through a Transpose, MaxPool with a negative scale, and a Gemm bias with beta
+    0.5. Then come uint16 activations (opset 21, where QuantizeLinear takes them), a
+    ConvTranspose (no selector), a Conv with a float constant weight and bias (ORT quantizes
+    them) and weight-only MatMuls (MatMulNBits per tensor, not per row)."""
+    b = Builder(rng, "uint8")
+    inputs, outputs = [], []
+
+    def branch(name, shape):
+        inputs.append(helper.make_tensor_value_info(name, TensorProto.FLOAT, shape))
+        return name
+
+    def out(tensor, shape):
+        outputs.append(helper.make_tensor_value_info(tensor, TensorProto.FLOAT, shape))
+
+    shape = [1, 4, 4, 4]
+    for zero, name in ((0, "relu_zp0"), (128, "relu_zp128")):
+        b.nodes.append(helper.make_node("Relu", [b.qdq(branch(f"{name}_x", shape), f"{name}_in")], [name], name=name))
+        s, z = b.const(f"{name}_s", np.array(0.05, np.float32)), b.const(f"{name}_z", np.array(zero, np.uint8))
+        b.nodes.append(helper.make_node("QuantizeLinear", [name, s, z], [f"{name}_q"], name=f"{name}_Q"))
+        b.nodes.append(helper.make_node("DequantizeLinear", [f"{name}_q", s, z], [f"{name}_y"], name=f"{name}_DQ"))
+        out(f"{name}_y", shape)
+    for high, name in ((6.0, "clip6"), (3.0, "clip3")):
+        lo, hi = b.const(f"{name}_lo", np.array(0.0, np.float32)), b.const(f"{name}_hi", np.array(high, np.float32))
+        x = b.qdq(branch(f"{name}_x", shape), f"{name}_in")
+        b.nodes.append(helper.make_node("Clip", [x, lo, hi], [name], name=name))
+        s, z = b.const(f"{name}_s", np.array(6.0 / 255, np.float32)), b.const(f"{name}_z", np.array(0, np.uint8))
+        b.nodes.append(helper.make_node("QuantizeLinear", [name, s, z], [f"{name}_q"], name=f"{name}_Q"))
+        b.nodes.append(helper.make_node("DequantizeLinear", [f"{name}_q", s, z], [f"{name}_y"], name=f"{name}_DQ"))
+        out(f"{name}_y", shape)
+    x = b.qdq(branch("transpose_x", shape), "transpose_in")
+    b.nodes.append(helper.make_node("Transpose", [x], ["transposed"], perm=[0, 1, 3, 2], name="transpose"))
+    b.nodes.append(helper.make_node("Relu", ["transposed"], ["transpose_y"], name="transpose_relu"))
+    out("transpose_y", shape)
+    x = b.qdq(branch("pool_x", shape), "pool_in")
+    b.nodes.append(helper.make_node("MaxPool", [x], ["pooled"], kernel_shape=[2, 2], strides=[2, 2], name="pool_negative"))
+    out(b.qdq("pooled", "pool_out", scale=-0.05), [1, 4, 2, 2])
+    x = b.qdq(branch("gemm_x", [2, 16]), "gemm_in")
+    gw = [b.const("gemm_w", rng.integers(-60, 60, (8, 16)).astype(np.int8)),
+          b.const("gemm_ws", np.array(0.011, np.float32)), b.const("gemm_wz", np.array(0, np.int8))]
+    b.nodes.append(helper.make_node("DequantizeLinear", gw, ["gemm_wdq"], name="gemm_WDQ"))
+    gb = [b.const("gemm_b", np.zeros(8, np.int32)), b.const("gemm_bs", np.array(0.00055, np.float32))]
+    b.nodes.append(helper.make_node("DequantizeLinear", gb, ["gemm_bdq"], name="gemm_BDQ"))
+    b.nodes.append(helper.make_node("Gemm", [x, "gemm_wdq", "gemm_bdq"], ["gemm"], transB=1, beta=0.5, name="gemm_beta"))
+    out(b.qdq("gemm", "gemm_out"), [2, 8])
+    s16, z16 = b.const("u16_s", np.array(0.001, np.float32)), b.const("u16_z", np.array(32768, np.uint16))
+    b.nodes.append(helper.make_node("QuantizeLinear", [branch("u16_x", shape), s16, z16], ["u16_q"], name="u16_Q"))
+    b.nodes.append(helper.make_node("DequantizeLinear", ["u16_q", s16, z16], ["u16_dq"], name="u16_DQ"))
+    b.nodes.append(helper.make_node("Sigmoid", ["u16_dq"], ["sig"], name="sigmoid_uint16"))
+    b.nodes.append(helper.make_node("QuantizeLinear", ["sig", s16, z16], ["sig_q"], name="sig_Q"))
+    b.nodes.append(helper.make_node("DequantizeLinear", ["sig_q", s16, z16], ["sig_y"], name="sig_DQ"))
+    out("sig_y", shape)
+    x = b.qdq(branch("ct_x", shape), "ct_in")
+    ct = [b.const("ct_w", rng.integers(-60, 60, (4, 4, 3, 3)).astype(np.int8)),
+          b.const("ct_ws", np.array(0.012, np.float32)), b.const("ct_wz", np.array(0, np.int8))]
+    b.nodes.append(helper.make_node("DequantizeLinear", ct, ["ct_wdq"], name="ct_WDQ"))
+    b.nodes.append(helper.make_node("ConvTranspose", [x, "ct_wdq"], ["ct"], pads=[1, 1, 1, 1], name="conv_transpose"))
+    out(b.qdq("ct", "ct_out"), shape)
+    x = b.qdq(branch("fw_x", shape), "fw_in")
+    fw = [b.const("fw_w", rng.normal(0, 0.2, (8, 4, 3, 3)).astype(np.float32)), b.const("fw_b", np.zeros(8, np.float32))]
+    b.nodes.append(helper.make_node("Conv", [x, *fw], ["fw"], pads=[1, 1, 1, 1], name="conv_float_weight"))
+    out(b.qdq("fw", "fw_out"), [1, 8, 4, 4])
+    for name, scale, zp, axis in (
+        ("nbits_tensor", np.array(0.0123, np.float32), np.array(0, np.int8), {}),
+        ("nbits_rows", np.full(16, 0.0131, np.float32), np.zeros(16, np.int8), {"axis": 0}),
+    ):
+        args = [b.const(f"{name}_w", rng.integers(-60, 60, (16, 8)).astype(np.int8)),
+                b.const(f"{name}_ws", scale), b.const(f"{name}_wz", zp)]
+        b.nodes.append(helper.make_node("DequantizeLinear", args, [f"{name}_wdq"], name=f"{name}_WDQ", **axis))
+        b.nodes.append(helper.make_node("MatMul", [branch(f"{name}_x", [2, 16]), f"{name}_wdq"], [name], name=name))
+        out(name, [2, 8])
+    graph, _ = b.graph("edge_cases", inputs, outputs)
+    save(graph, os.path.join(folder("fusion_edge_cases"), "model.onnx"), 21)
+
+
 def main():
     clean(np.random.default_rng(1))
     int8_fanout(np.random.default_rng(2))
@@ -306,6 +385,7 @@ def main():
     float_input(np.random.default_rng(4))
     old_opset(np.random.default_rng(5))
     weights(np.random.default_rng(6))
+    edge_cases(np.random.default_rng(7))
     print(f"onnx {onnx.__version__}, onnxruntime {ort.__version__}: models written under {OUT}")
 
 

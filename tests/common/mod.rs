@@ -38,6 +38,7 @@ pub fn lint_paths(paths: &[PathBuf], optimized: &[PathBuf], cpu: &str) -> Report
         select: Vec::new(),
         ignore: Vec::new(),
         paddle2onnx: Default::default(),
+        ort_version: Default::default(),
     };
     lint(&rules, &options)
 }

@@ -16,10 +16,10 @@ pub struct Group {
     pub qs: Vec<usize>,
 }
 
-/// What the checks need besides the working graph.
+/// The state the checks read besides the working graph.
 pub struct Context<'s, 'a> {
     pub sim: &'s Sim<'a>,
-    /// Why each int8 QuantizeLinear stayed int8.
+    /// The reason each int8 QuantizeLinear stayed int8.
     pub skipped: &'s HashMap<usize, S8Skip>,
 }
 
@@ -50,10 +50,10 @@ impl Context<'_, '_> {
         Group { dqs, qs }
     }
 
-    /// The shared checks: `expected` DequantizeLinear inputs (all present inputs when `None`,
-    /// else the given slots), each read only by this node; every output read either only by
-    /// QuantizeLinear nodes or by none; no graph output; and a QuantizeLinear reader unless
-    /// `q_optional`.
+    /// Runs the checks every selector shares. The `expected` slots (every present input when
+    /// `None`) must come from DequantizeLinear nodes that only this node reads. Each output
+    /// must be read only by QuantizeLinear nodes or by none, no output may be a graph output,
+    /// and some QuantizeLinear must read the node unless `q_optional`.
     pub fn check_nodes(
         &self,
         node: usize,
@@ -61,9 +61,19 @@ impl Context<'_, '_> {
         expected: Option<&[usize]>,
         q_optional: bool,
     ) -> Result<(), Reason> {
+        self.check_inputs(node, group, expected)?;
+        self.check_outputs(node, group, q_optional)
+    }
+
+    fn check_inputs(
+        &self,
+        node: usize,
+        group: &Group,
+        expected: Option<&[usize]>,
+    ) -> Result<(), Reason> {
         let sim = self.sim;
-        let n = sim.node(node).ok_or(Reason::GraphOutput)?;
-        let present: Vec<usize> = (0..n.inputs.len())
+        let count = sim.node(node).map_or(0, |n| n.inputs.len());
+        let present: Vec<usize> = (0..count)
             .filter(|&s| sim.input(node, s).is_some())
             .collect();
         let wanted = expected.map_or(present, <[usize]>::to_vec);
@@ -72,13 +82,10 @@ impl Context<'_, '_> {
                 return Err(self.float_input(node, slot));
             }
         }
-        if group.dqs.len() != wanted.len() {
-            let extra = group.dqs.iter().find(|(s, _)| !wanted.contains(s));
-            let slot = extra.map_or(0, |&(s, _)| s);
-            return Err(Reason::FloatInput {
+        if let Some(&(slot, _)) = group.dqs.iter().find(|(s, _)| !wanted.contains(s)) {
+            return Err(Reason::UnexpectedDq {
                 slot,
                 tensor: self.input_name(node, slot),
-                source: "a DequantizeLinear in a slot ORT expects float".into(),
             });
         }
         for &(_, dq) in &group.dqs {
@@ -90,6 +97,11 @@ impl Context<'_, '_> {
                 });
             }
         }
+        Ok(())
+    }
+
+    fn check_outputs(&self, node: usize, group: &Group, q_optional: bool) -> Result<(), Reason> {
+        let sim = self.sim;
         if group.qs.is_empty() {
             return if q_optional {
                 Ok(())
@@ -102,7 +114,9 @@ impl Context<'_, '_> {
         if sim.produces_graph_output(node) {
             return Err(Reason::GraphOutput);
         }
-        let outputs = n.outputs.iter().flatten().count();
+        let outputs = sim
+            .node(node)
+            .map_or(0, |n| n.outputs.iter().flatten().count());
         if outputs != group.qs.len() || group.qs.len() != sim.out_edges(node) {
             return Err(Reason::OutputMixed {
                 readers: self.readers(node),
@@ -111,7 +125,7 @@ impl Context<'_, '_> {
         Ok(())
     }
 
-    /// The reason an input is not from a DequantizeLinear.
+    /// Explains why an input that should come from a DequantizeLinear does not.
     pub fn float_input(&self, node: usize, slot: usize) -> Reason {
         let sim = self.sim;
         let tensor = sim.input(node, slot);
@@ -140,7 +154,7 @@ impl Context<'_, '_> {
             .unwrap_or_default()
     }
 
-    /// The readers of a node's outputs, for messages: at most three, then a count.
+    /// Lists the readers of a node's outputs for messages: at most three, then a count.
     pub fn readers(&self, node: usize) -> String {
         let sim = self.sim;
         let mut names: Vec<String> = Vec::new();
@@ -215,7 +229,7 @@ impl Context<'_, '_> {
         })
     }
 
-    /// Why a QuantizeLinear writes int8, if ORT left it int8.
+    /// Returns the reason a QuantizeLinear writes int8, if ORT left it int8.
     pub fn q_cause(&self, q: usize) -> Option<Int8Cause> {
         let skip = self.skipped.get(&q)?.clone();
         Some(Int8Cause::Quantize {

@@ -51,7 +51,8 @@ fn weight(ctx: &Context, node: usize, reason: Reason) -> Reason {
     }
 }
 
-/// The element types of the group's DequantizeLinear inputs and QuantizeLinear outputs.
+/// Returns the element types of the group's DequantizeLinear inputs and QuantizeLinear
+/// outputs.
 fn types(ctx: &Context, group: &Group) -> Result<(Vec<DataType>, Vec<DataType>), Reason> {
     let inputs = group
         .dqs
@@ -122,7 +123,7 @@ fn drop_qdq(ctx: &Context, node: usize, group: &Group, selector: &Selector) -> R
     same_params(ctx, dq, q)
 }
 
-/// The scale and zero point of a DequantizeLinear, as constants, for comparison.
+/// Reads the constant scale and zero point of a QuantizeLinear or DequantizeLinear.
 fn params(ctx: &Context, node: usize) -> Option<(f64, f64, Option<DataType>)> {
     let sim = ctx.sim;
     let scale = sim.input(node, 1)?;
@@ -269,8 +270,8 @@ fn matmul(
     Ok(kernel(&entry.kernel))
 }
 
-/// Gemm: A, B and optional C from DequantizeLinear, optional output QuantizeLinear of A's type;
-/// int8 A needs int8 B; a bias needs beta 1 and int32.
+/// Gemm: A, B and optional C from DequantizeLinear, and an optional output QuantizeLinear of
+/// A's type. An int8 A needs an int8 B, and a bias needs beta 1 and int32.
 fn gemm(ctx: &Context, node: usize, group: &Group) -> Result<(), Reason> {
     ctx.check_nodes(node, group, None, true)?;
     let (dq_a, dq_b) = (dq_at(group, 0), dq_at(group, 1));

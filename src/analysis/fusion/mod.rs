@@ -2,12 +2,12 @@
 //! provider turns into quantized kernels at ORT_ENABLE_EXTENDED, and why it leaves the others
 //! float, judged for one ORT release from `rules/data/ort-qdq-fusion.yaml`.
 //!
-//! The prediction replays, on a working copy of the graph, the ORT passes that decide which
-//! QDQ node groups its selectors see: constant folding, one DequantizeLinear per reader, QDQ
-//! propagation, weight and bias quantization, Relu and Clip folding, and the s8-to-u8
-//! conversion of x86-64 builds. Then it runs each selector's check on every op that reads a
-//! DequantizeLinear or feeds a QuantizeLinear. It assumes an x86-64 build, the CPU execution
-//! provider and ORT's default session options.
+//! The prediction replays the ORT passes that decide which QDQ node groups the selectors see,
+//! on a working copy of the graph. These are constant folding, one DequantizeLinear per
+//! reader, QDQ propagation, weight and bias quantization, Relu and Clip folding, and the
+//! s8-to-u8 conversion of x86-64 builds. Then it runs each selector's check on every op that
+//! reads a DequantizeLinear or feeds a QuantizeLinear. It assumes an x86-64 build, the CPU
+//! execution provider and ORT's default session options.
 
 mod group;
 mod kinds;
@@ -85,11 +85,11 @@ pub struct Prediction {
     /// True when ORT is predicted to turn the op into a quantized kernel, run it on 8-bit data
     /// (ops that only move data) or fold it into the next QuantizeLinear (Relu, Clip).
     pub fused: bool,
-    /// The op ORT writes when it fuses the node (`QLinearConv`, `com.microsoft::QLinearAdd`,
-    /// the op itself for ops that only move data, `QuantizeLinear` for a folded Relu or Clip);
-    /// `None` for ops ORT has no fusion for.
+    /// The op ORT writes when it fuses the node: `QLinearConv`, `com.microsoft::QLinearAdd`,
+    /// the op itself for ops that only move data, or `QuantizeLinear` for a folded Relu or
+    /// Clip. It is `None` for ops ORT has no fusion for.
     pub kernel: Option<String>,
-    /// Why the op stays float; `None` when it fuses.
+    /// The reason the op stays float, or `None` when it fuses.
     pub reason: Option<Reason>,
 }
 
@@ -107,7 +107,7 @@ pub struct Predictions {
 }
 
 impl Predictions {
-    /// The prediction for a node, if it has one.
+    /// Returns the prediction for a node, if it has one.
     pub fn get(&self, node: NodeId) -> Option<&Prediction> {
         self.nodes.iter().find(|p| p.node == node)
     }
@@ -124,25 +124,8 @@ pub fn predict(model: &Model, version: &OrtVersion) -> Result<Predictions, Strin
     })?;
     let inferred = shapes::infer(model);
     let mut sim = Sim::new(model, &inferred);
-    sim.fold_constants();
-    passes::unique_dq(&mut sim);
-    if release.passes.qdq_propagation {
-        propagate::propagate(&mut sim, table, release);
-    }
-    if release.passes.weight_bias_quantization {
-        passes::weight_bias_quantization(&mut sim);
-    }
-    passes::unique_dq(&mut sim);
-    let folded = if release.passes.relu_clip_folding {
-        passes::fold_relu_clip(&mut sim)
-    } else {
-        Vec::new()
-    };
-    let skipped = if release.passes.s8_to_u8 && !release.int8_activations {
-        passes::s8_to_u8(&mut sim, &table.layout_ops)
-    } else {
-        HashMap::new()
-    };
+    let (folded, skipped) = run_passes(&mut sim, table, release);
+
     let ctx = Context {
         sim: &sim,
         skipped: &skipped,
@@ -174,6 +157,36 @@ pub fn predict(model: &Model, version: &OrtVersion) -> Result<Predictions, Strin
     }
     predictions.blocks = blocking_layout_ops(&predictions.nodes);
     Ok(predictions)
+}
+
+/// Rewrites the working graph as ORT's passes before the selectors would. Returns the Relu
+/// and Clip nodes folded into a QuantizeLinear, and why each int8 QuantizeLinear stayed int8.
+fn run_passes(
+    sim: &mut Sim,
+    table: &Table,
+    release: &Release,
+) -> (Vec<usize>, HashMap<usize, S8Skip>) {
+    sim.fold_constants();
+    passes::unique_dq(sim);
+    if release.passes.qdq_propagation {
+        propagate::propagate(sim, table, release);
+    }
+    if release.passes.weight_bias_quantization {
+        passes::weight_bias_quantization(sim);
+    }
+    passes::unique_dq(sim);
+
+    let folded = if release.passes.relu_clip_folding {
+        passes::fold_relu_clip(sim)
+    } else {
+        Vec::new()
+    };
+    let skipped = if release.passes.s8_to_u8 && !release.int8_activations {
+        passes::s8_to_u8(sim, &table.layout_ops)
+    } else {
+        HashMap::new()
+    };
+    (folded, skipped)
 }
 
 /// True for a live model op that reads a DequantizeLinear or feeds a QuantizeLinear.
@@ -275,7 +288,8 @@ fn since_rejection(
     })
 }
 
-/// The reason for an op without a selector; a Relu or Clip that did not fold says why.
+/// Explains an op without a selector. For a Relu or Clip that did not fold, the reason says
+/// when ORT folds it.
 fn not_in_table(sim: &Sim, release: &Release, index: usize, op: &str) -> Reason {
     let foldable = (op == "Relu" || op == "Clip") && release.passes.relu_clip_folding;
     if foldable && sim.is_op(index, op) {
@@ -336,11 +350,11 @@ pub fn add_facts(model: &Model, version: &OrtVersion, facts: &mut Facts) {
         let Some(node_facts) = facts.nodes.get_mut(layout.index()) else {
             continue;
         };
-        let ids = blocked
+        let ids: Vec<String> = blocked
             .iter()
-            .map(|&n| Value::Str(graph.node(n).id.clone()))
+            .map(|&n| format!("`{}`", graph.node(n).id))
             .collect();
-        node_facts.insert("predicted.blocks".into(), Value::List(ids));
+        node_facts.insert("predicted.blocks".into(), Value::Str(ids.join(", ")));
     }
 }
 

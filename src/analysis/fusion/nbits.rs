@@ -79,8 +79,8 @@ fn gemm_attributes(ctx: &Context, node: usize, weight_dq: usize) -> Result<(), R
     Ok(())
 }
 
-/// The weight: a constant 2-D 4- or 8-bit tensor with a float scale, quantized per tensor, per
-/// column (axis 1) or in power-of-two blocks of at least 16 along axis 0.
+/// Checks the weight: a constant 2-D 4- or 8-bit tensor with a float scale, quantized per
+/// tensor, per column (axis 1) or in power-of-two blocks of at least 16 along axis 0.
 fn weight(ctx: &Context, dq: usize) -> Result<(), Reason> {
     let sim = ctx.sim;
     let fail = |detail: &str| {
@@ -161,7 +161,7 @@ fn shared(ctx: &Context, tensor: usize) -> bool {
         .any(|t| sharing_key(sim.tensor(t)) == Some(key) && readers(t) > 0)
 }
 
-/// The key ORT's ConstantSharing merges one-value constants by: type, value and rank.
+/// Returns the key ORT's ConstantSharing merges one-value constants by: type, value and rank.
 fn sharing_key(tensor: &SimTensor) -> Option<(DataType, u64, usize)> {
     let shareable = matches!(
         tensor.dtype,

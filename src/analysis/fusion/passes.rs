@@ -53,7 +53,7 @@ fn set_input(sim: &mut Sim, node: usize, slot: usize, tensor: usize) {
     }
 }
 
-/// What ORT's WeightBiasQuantization adds to one Conv, ConvTranspose or Gemm.
+/// The quantization ORT's WeightBiasQuantization adds to one Conv, ConvTranspose or Gemm.
 struct WeightBiasPlan {
     /// A float constant weight to quantize per tensor to int8.
     weight: Option<usize>,
@@ -273,8 +273,8 @@ fn single_q_reader(sim: &Sim, node: usize) -> Option<usize> {
     sim.is_q(reader).then_some(reader)
 }
 
-/// The float range a QuantizeLinear can represent, and whether its zero point is its type's
-/// lowest value. Needs a constant scalar scale and zero point.
+/// Returns the float range a QuantizeLinear can represent, and whether its zero point is its
+/// type's lowest value. Both need a constant one-element scale and zero point.
 fn q_range(sim: &Sim, q: usize) -> Option<(f64, f64, bool)> {
     let scale = sim.tensor(sim.input(q, 1)?);
     let zp = sim.tensor(sim.input(q, 2)?);
@@ -365,8 +365,8 @@ pub fn s8_to_u8(sim: &mut Sim, layout_ops: &BTreeSet<String>) -> HashMap<usize, 
     skipped
 }
 
-/// The DequantizeLinear that reads an int8 QuantizeLinear and their common zero point, or why
-/// the pair cannot be converted.
+/// Finds the DequantizeLinear that reads an int8 QuantizeLinear and their common zero point, or
+/// the reason the pair cannot be converted.
 fn convertible(
     sim: &Sim,
     q: usize,

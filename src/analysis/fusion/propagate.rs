@@ -1,7 +1,7 @@
-//! QDQ propagation: ORT copies a QuantizeLinear/DequantizeLinear pair across ops that only move
-//! data (QDQPropagationTransformer), backwards from each QuantizeLinear and forwards from each
-//! DequantizeLinear, so that those ops end up between a DequantizeLinear and a QuantizeLinear
-//! and lose both to the drop selectors.
+//! QDQ propagation, after ORT's QDQPropagationTransformer. ORT copies a QuantizeLinear and
+//! DequantizeLinear pair across ops that only move data, backwards from each QuantizeLinear and
+//! forwards from each DequantizeLinear. Those ops then sit between a DequantizeLinear and a
+//! QuantizeLinear, and the drop selectors remove both.
 
 use super::sim::{Sim, SimNode, SimTensor, Use};
 use super::table::{Release, Table};
@@ -106,8 +106,8 @@ fn params(sim: &Sim, node: usize) -> Option<Params> {
     (scalar(scale) && zero_point.is_none_or(scalar)).then_some(Params { scale, zero_point })
 }
 
-/// The edge into input 0 of `node`, when it comes from a graph input or initializer, or from
-/// a node output that nothing else reads and that is not a graph output.
+/// Returns the edge into input 0 of `node` when it comes from a graph input or initializer, or
+/// from a node output that nothing else reads and that is not a graph output.
 fn previous_edge(sim: &Sim, node: usize) -> Option<Edge> {
     let tensor = sim.input(node, 0)?;
     let dst = Some(Use { node, slot: 0 });

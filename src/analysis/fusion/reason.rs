@@ -18,7 +18,7 @@ impl fmt::Display for NodeRef {
     }
 }
 
-/// Why ORT's s8-to-u8 conversion left an int8 QuantizeLinear as it was.
+/// The cause that kept ORT's s8-to-u8 conversion away from an int8 QuantizeLinear.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum S8Skip {
     /// The QuantizeLinear output is read by this many consumers (DequantizeLinear copies
@@ -67,7 +67,7 @@ impl fmt::Display for S8Skip {
     }
 }
 
-/// Where an int8 tensor comes from.
+/// The origin of an int8 tensor.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Int8Cause {
     /// A QuantizeLinear that ORT left int8.
@@ -95,7 +95,7 @@ impl fmt::Display for Int8Cause {
 }
 
 impl Int8Cause {
-    /// The data-movement op that keeps the conversion from happening, if that is the cause.
+    /// Returns the data-movement op that kept the conversion away, if that is the cause.
     pub fn layout_op(&self) -> Option<&NodeRef> {
         match self {
             Int8Cause::Quantize {
@@ -111,7 +111,7 @@ impl Int8Cause {
     }
 }
 
-/// Why ORT is predicted to leave a node float.
+/// A reason ORT is predicted to leave a node float.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Reason {
     /// The release has no selector for the op type.
@@ -132,6 +132,8 @@ pub enum Reason {
         tensor: String,
         source: String,
     },
+    /// A DequantizeLinear input in a slot the selector takes as float.
+    UnexpectedDq { slot: usize, tensor: String },
     /// A float weight that ORT would quantize itself if it were a constant.
     WeightNotConstant { tensor: String },
     /// A DequantizeLinear input is also a graph output.
@@ -216,6 +218,11 @@ impl fmt::Display for Reason {
                 "input {slot} (`{tensor}`) is float: it comes from {source}, not from a \
                  DequantizeLinear"
             ),
+            Reason::UnexpectedDq { slot, tensor } => write!(
+                f,
+                "input {slot} (`{tensor}`) comes from a DequantizeLinear, but ORT's selector for \
+                 this op takes that input as float"
+            ),
             Reason::WeightNotConstant { tensor } => write!(
                 f,
                 "its weight `{tensor}` is float and not a constant, so ORT cannot quantize it"
@@ -242,7 +249,11 @@ impl fmt::Display for Reason {
                 cause,
             } => {
                 let (input, output) = (input.name(), output.name());
-                write!(f, "the input is {input} but the output is {output}")?;
+                write!(
+                    f,
+                    "its input is {input} and its output {output} once ORT has converted the \
+                     int8 pairs it can to uint8"
+                )?;
                 match cause {
                     Some(cause) => write!(f, ": {cause}"),
                     None => Ok(()),
@@ -254,7 +265,11 @@ impl fmt::Display for Reason {
                 cause,
             } => {
                 let (first, second) = (first.name(), second.name());
-                write!(f, "its inputs are {first} and {second}")?;
+                write!(
+                    f,
+                    "its inputs are {first} and {second} once ORT has converted the int8 pairs \
+                     it can to uint8"
+                )?;
                 match cause {
                     Some(cause) => write!(f, ": {cause}"),
                     None => Ok(()),
@@ -287,7 +302,7 @@ impl fmt::Display for Reason {
 }
 
 impl Reason {
-    /// The int8 cause behind the reason, if any.
+    /// Returns the int8 cause behind the reason, if any.
     pub fn int8_cause(&self) -> Option<&Int8Cause> {
         match self {
             Reason::Int8Activation { cause } => Some(cause),

@@ -157,7 +157,7 @@ impl<'a> Sim<'a> {
         self.uses.get(tensor).map_or(&[], Vec::as_slice)
     }
 
-    /// The live node that produces a tensor.
+    /// Returns the live node that produces a tensor.
     pub fn producer(&self, tensor: usize) -> Option<usize> {
         self.tensor(tensor).producer
     }
@@ -204,14 +204,14 @@ impl<'a> Sim<'a> {
         self.out_edges(node) == 1 && !self.produces_graph_output(node)
     }
 
-    /// An attribute of the model node a working node stands for.
+    /// Looks up an attribute of the model node that a working node copies.
     pub fn attr(&self, node: usize, name: &str) -> Option<&'a Attr> {
         let origin = self.node(node)?.origin?;
         self.graph.node(origin).attr(name)
     }
 
-    /// The model node a working node stands for, named for messages; `None` for nodes that
-    /// the passes inserted (copies of a model node keep its name).
+    /// Names the model node a working node copies, for messages. Nodes the passes inserted
+    /// have none, but copies of a model node keep its name.
     pub fn node_ref(&self, node: usize) -> Option<NodeRef> {
         let origin = self.node(node)?.origin?;
         let model_node = self.graph.node(origin);
@@ -302,7 +302,7 @@ impl<'a> Sim<'a> {
     }
 }
 
-/// The single value of a one-element constant.
+/// Reads the single value of a one-element constant.
 fn scalar_value(data: &TensorData) -> Option<f64> {
     if data.element_count()? != 1 {
         return None;
