@@ -1,6 +1,7 @@
-//! Predicted QDQ fusion against the real ONNX Runtime library: `qlint --optimize` saves each
-//! export's ORT_ENABLE_EXTENDED graph, and every op predicted (for ORT 1.31, the release qlint
-//! loads) to fuse must have fused and every op predicted to stay float must have stayed float.
+//! Predicted QDQ fusion against the real ONNX Runtime library. `qlint --optimize` saves each
+//! export's ORT_ENABLE_EXTENDED graph, judged with the predictions for ORT 1.31, the release
+//! qlint loads. Every op predicted to fuse must have fused, and every op predicted to stay
+//! float must have stayed float.
 //!
 //! The tests need the library (`scripts/fetch-onnxruntime.sh`). Without it they print why and
 //! pass, unless `QLINT_REQUIRE_ORT=1` is set, as CI does, and then they fail.

@@ -254,3 +254,21 @@ fn config_key_selects_ort_version() {
         "{stderr}"
     );
 }
+
+#[test]
+fn fusion_rules_quiet_for_other_providers() {
+    let rules = RuleSet::builtin().unwrap();
+    let options = LintOptions {
+        paths: vec![testdata("generated/fusion_layout_int8/model.onnx")],
+        optimized: Vec::new(),
+        cpu: CpuTarget::parse("icelake-server").unwrap(),
+        provider: "CUDAExecutionProvider".into(),
+        select: vec!["QL203".into(), "QL204".into()],
+        ignore: Vec::new(),
+        paddle2onnx: Default::default(),
+        ort_version: OrtVersion::default(),
+    };
+    let report = lint(&rules, &options);
+    assert_loaded(&report);
+    assert!(report.findings.is_empty(), "{:?}", report.findings);
+}

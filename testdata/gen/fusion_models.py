@@ -279,10 +279,12 @@ def weights(rng):
     bias = b.const("fc_b", np.zeros(8, np.float32))
     b.nodes.append(helper.make_node("Gemm", [b.qdq("f", "f"), "fc_wdq", bias], ["g"], transB=1, name="gemm_float_bias"))
     y1 = b.qdq("g", "g")
+
     mw = rng.integers(-60, 60, (16, 8)).astype(np.int8)
     args = [b.const("mm_w", mw), b.const("mm_ws", np.array(0.01, np.float32)), b.const("mm_wz", np.array(0, np.int8))]
     b.nodes.append(helper.make_node("DequantizeLinear", args, ["mm_wdq"], name="mm_WDQ"))
     b.nodes.append(helper.make_node("MatMul", ["v", "mm_wdq"], ["y2"], name="matmul_weight_only"))
+
     y3 = b.conv(b.qdq("x", "in2"), 4, 8, "conv_to_output")
     graph, opset = b.graph(
         "weights",

@@ -143,8 +143,8 @@ pub struct Outcome {
     pub mismatches: Vec<String>,
 }
 
-/// Checks every prediction against the graph ORT saved: an op predicted to fuse must be the
-/// predicted kernel (or run on 8-bit data, or be gone for a folded Relu/Clip), and an op
+/// Checks every prediction against the graph ORT saved. An op predicted to fuse must have
+/// become the predicted kernel, run on 8-bit data, or (a Relu or Clip) be folded away. An op
 /// predicted to stay float must not be quantized.
 pub fn compare(export: &Model, optimized: &Model, predictions: &Predictions) -> Outcome {
     let inferred = shapes::infer(optimized);
@@ -190,68 +190,75 @@ pub fn compare(export: &Model, optimized: &Model, predictions: &Predictions) -> 
     outcome
 }
 
-/// The optimized node that stands for an export node: the node of the same name, else the
-/// node that writes one of its output tensors (or the QuantizeLinear outputs that read them),
-/// else the quantized op that reads its quantized weight, else the one quantized op that reads
-/// every scale value around it, else the only node of its op type when the export has one too.
+/// Finds the optimized node that stands for an export node. The lookups run from the most
+/// to the least specific, and the first that finds a node wins.
 fn find(export: &Graph, optimized: &Graph, node: NodeId) -> Option<NodeId> {
-    let n = export.node(node);
-    if let Some(name) = n.name.as_deref().filter(|s| !s.is_empty())
-        && let Some(found) = optimized
-            .node_ids()
-            .find(|&m| optimized.node(m).name.as_deref() == Some(name))
-    {
-        return Some(found);
-    }
-    let outputs = output_names(export, node);
-    let writes = |m: NodeId| {
-        let tensors = optimized.node(m).outputs.iter().filter_map(|p| p.tensor);
-        tensors
-            .into_iter()
-            .any(|t| outputs.contains(&optimized.tensor(t).name.as_str()))
-    };
-    if let Some(found) = optimized.node_ids().find(|&m| writes(m)) {
-        return Some(found);
-    }
-    let reads_all = |m: NodeId, names: &[&str]| {
-        let inputs: Vec<&str> = optimized
-            .node(m)
-            .inputs
-            .iter()
-            .filter_map(|p| p.tensor)
-            .map(|t| optimized.tensor(t).name.as_str())
-            .collect();
-        !names.is_empty() && names.iter().all(|name| inputs.contains(name))
-    };
-    let quantized = |m: NodeId| quant::is_quantized_compute(optimized.node(m));
-    let weight = dq_input_name(export, node, 1)
-        .map(|w| vec![w])
-        .unwrap_or_default();
-    if let Some(found) = optimized
+    by_name(export, optimized, node)
+        .or_else(|| by_output(export, optimized, node))
+        .or_else(|| by_weight(export, optimized, node))
+        .or_else(|| by_scales(export, optimized, node))
+        .or_else(|| by_op_type(export, optimized, node))
+}
+
+/// Finds the node of the same name.
+fn by_name(export: &Graph, optimized: &Graph, node: NodeId) -> Option<NodeId> {
+    let name = export
+        .node(node)
+        .name
+        .as_deref()
+        .filter(|s| !s.is_empty())?;
+    optimized
         .node_ids()
-        .find(|&m| quantized(m) && reads_all(m, &weight))
-    {
-        return Some(found);
-    }
-    // ORT may merge equal scale constants under one name, so scales are compared by value,
-    // and only a single candidate counts.
+        .find(|&m| optimized.node(m).name.as_deref() == Some(name))
+}
+
+/// Finds the node that writes one of the node's output tensors, or one of the QuantizeLinear
+/// outputs that read them.
+fn by_output(export: &Graph, optimized: &Graph, node: NodeId) -> Option<NodeId> {
+    let outputs = output_names(export, node);
+    optimized.node_ids().find(|&m| {
+        let mut tensors = optimized.node(m).outputs.iter().filter_map(|p| p.tensor);
+        tensors.any(|t| outputs.contains(&optimized.tensor(t).name.as_str()))
+    })
+}
+
+/// Finds the quantized op that reads the node's quantized weight under its own name.
+fn by_weight(export: &Graph, optimized: &Graph, node: NodeId) -> Option<NodeId> {
+    let weight = dq_input_name(export, node, 1)?;
+    optimized.node_ids().find(|&m| {
+        let n = optimized.node(m);
+        let mut inputs = n.inputs.iter().filter_map(|p| p.tensor);
+        quant::is_quantized_compute(n) && inputs.any(|t| optimized.tensor(t).name == weight)
+    })
+}
+
+/// Finds the one quantized op that reads every scale value around the node. Scales are
+/// compared by value because ORT may merge equal scale constants under one name.
+fn by_scales(export: &Graph, optimized: &Graph, node: NodeId) -> Option<NodeId> {
     let scales = scale_values(export, node);
+    if scales.is_empty() {
+        return None;
+    }
     let candidates: Vec<NodeId> = optimized
         .node_ids()
-        .filter(|&m| quantized(m) && !scales.is_empty())
+        .filter(|&m| quant::is_quantized_compute(optimized.node(m)))
         .filter(|&m| {
             let values = scalar_inputs(optimized, m);
             scales.iter().all(|v| values.contains(v))
         })
         .collect();
-    if let [only] = candidates.as_slice() {
-        return Some(*only);
+    match candidates.as_slice() {
+        [only] => Some(*only),
+        _ => None,
     }
-    let same_op = |graph: &Graph| {
-        let matching = graph
-            .node_ids()
-            .filter(|&m| graph.node(m).op_type == n.op_type);
-        matching.collect::<Vec<_>>()
+}
+
+/// Finds the only node of the op type when the export has only one too.
+fn by_op_type(export: &Graph, optimized: &Graph, node: NodeId) -> Option<NodeId> {
+    let op = &export.node(node).op_type;
+    let same_op = |graph: &Graph| -> Vec<NodeId> {
+        let ids = graph.node_ids();
+        ids.filter(|&m| &graph.node(m).op_type == op).collect()
     };
     match (same_op(export).as_slice(), same_op(optimized).as_slice()) {
         ([_], [only]) => Some(*only),
@@ -259,7 +266,7 @@ fn find(export: &Graph, optimized: &Graph, node: NodeId) -> Option<NodeId> {
     }
 }
 
-/// The node's output tensor names and those of the QuantizeLinear nodes that read them.
+/// Lists the node's output tensor names and those of the QuantizeLinear nodes that read them.
 fn output_names(export: &Graph, node: NodeId) -> Vec<&str> {
     let mut names = Vec::new();
     for out in export.node(node).outputs.iter().filter_map(|p| p.tensor) {
@@ -276,7 +283,7 @@ fn output_names(export: &Graph, node: NodeId) -> Vec<&str> {
     names
 }
 
-/// The tensor a DequantizeLinear at input `slot` dequantizes.
+/// Returns the name of the tensor that the DequantizeLinear at input `slot` dequantizes.
 fn dq_input_name(export: &Graph, node: NodeId, slot: usize) -> Option<&str> {
     let input = export.node(node).input(slot)?;
     let dq = export.node(export.producer(input)?);
@@ -286,7 +293,7 @@ fn dq_input_name(export: &Graph, node: NodeId, slot: usize) -> Option<&str> {
     Some(export.tensor(data).name.as_str())
 }
 
-/// Scale values of the DequantizeLinear inputs and QuantizeLinear readers of a node.
+/// Lists the scale values of the DequantizeLinear inputs and QuantizeLinear readers of a node.
 fn scale_values(export: &Graph, node: NodeId) -> Vec<f64> {
     let n = export.node(node);
     let mut around: Vec<NodeId> = n
@@ -307,7 +314,7 @@ fn scale_values(export: &Graph, node: NodeId) -> Vec<f64> {
         .collect()
 }
 
-/// Values of a node's one-element constant inputs.
+/// Lists the values of a node's one-element constant inputs.
 fn scalar_inputs(graph: &Graph, node: NodeId) -> Vec<f64> {
     let inputs = graph.node(node).inputs.iter().filter_map(|p| p.tensor);
     inputs.filter_map(|t| scalar(graph, t)).collect()

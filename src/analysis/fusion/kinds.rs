@@ -287,6 +287,7 @@ fn gemm(ctx: &Context, node: usize, group: &Group) -> Result<(), Reason> {
     }
     check_width(a, false)?;
     check_width(b, false)?;
+
     let Some(&(_, dq_c)) = group.dqs.get(2) else {
         return Ok(());
     };

@@ -166,6 +166,9 @@ fn run_passes(
     table: &Table,
     release: &Release,
 ) -> (Vec<usize>, HashMap<usize, S8Skip>) {
+    // NOTE: of ORT's other Level 1 passes, common subexpression elimination, constant sharing
+    // (except for MatMulNBits) and fusions such as MatMul + Add into Gemm are not replayed, so
+    // a group they create or merge is judged as the file wrote it.
     sim.fold_constants();
     passes::unique_dq(sim);
     if release.passes.qdq_propagation {
@@ -288,8 +291,8 @@ fn since_rejection(
     })
 }
 
-/// Explains an op without a selector. For a Relu or Clip that did not fold, the reason says
-/// when ORT folds it.
+/// Explains an op without a selector. For a Relu or Clip that did not fold, the reason states
+/// when ORT folds one.
 fn not_in_table(sim: &Sim, release: &Release, index: usize, op: &str) -> Reason {
     let foldable = (op == "Relu" || op == "Clip") && release.passes.relu_clip_folding;
     if foldable && sim.is_op(index, op) {

@@ -55,6 +55,7 @@ fn gemm_attributes(ctx: &Context, node: usize, weight_dq: usize) -> Result<(), R
     if !near_one(float("alpha")) || int("transA") != 0 || int("transB") != 0 {
         return fail("the Gemm scales or transposes its inputs");
     }
+
     let Some(bias) = sim.input(node, 2) else {
         return Ok(());
     };
@@ -79,8 +80,8 @@ fn gemm_attributes(ctx: &Context, node: usize, weight_dq: usize) -> Result<(), R
     Ok(())
 }
 
-/// Checks the weight: a constant 2-D 4- or 8-bit tensor with a float scale, quantized per
-/// tensor, per column (axis 1) or in power-of-two blocks of at least 16 along axis 0.
+/// Checks the weight: a constant 2-D 4- or 8-bit tensor with a float scale that no other node
+/// reads, quantized as [`granularity`] allows.
 fn weight(ctx: &Context, dq: usize) -> Result<(), Reason> {
     let sim = ctx.sim;
     let fail = |detail: &str| {
@@ -103,6 +104,7 @@ fn weight(ctx: &Context, dq: usize) -> Result<(), Reason> {
     if !nbits {
         return fail("it is not a 4- or 8-bit integer tensor");
     }
+
     let zp = zero_point.map(|z| sim.tensor(z));
     if !w.constant || !scale_t.constant || zp.is_some_and(|z| !z.constant) {
         return fail("it or its scale or zero point is not a constant");
@@ -115,6 +117,24 @@ fn weight(ctx: &Context, dq: usize) -> Result<(), Reason> {
     };
     let scale_dims = scale_t.dims.clone().unwrap_or_default();
     let zp_dims = zp.map(|z| z.dims.clone().unwrap_or_default());
+    granularity(ctx, dq, [k, n], &scale_dims, zp_dims.as_deref())
+}
+
+/// Checks that a `[k, n]` weight is quantized per tensor, per column (axis 1) or in
+/// power-of-two blocks of at least 16 along axis 0.
+fn granularity(
+    ctx: &Context,
+    dq: usize,
+    [k, n]: [i64; 2],
+    scale_dims: &[i64],
+    zp_dims: Option<&[i64]>,
+) -> Result<(), Reason> {
+    let sim = ctx.sim;
+    let fail = |detail: &str| {
+        Err(Reason::NbitsWeight {
+            detail: detail.to_string(),
+        })
+    };
     let block = sim
         .attr(dq, "block_size")
         .and_then(Attr::as_i64)
@@ -123,16 +143,16 @@ fn weight(ctx: &Context, dq: usize) -> Result<(), Reason> {
     if block > 0 {
         let power_of_two = block >= 16 && (block & (block - 1)) == 0;
         let blocks = [k.saturating_add(block - 1) / block, n];
-        let fits = scale_dims == blocks && zp_dims.as_ref().is_none_or(|d| *d == blocks);
+        let fits = scale_dims == blocks && zp_dims.is_none_or(|d| d == blocks);
         if axis != Some(0) || !power_of_two || !fits {
             return fail("its blocks are not power-of-two blocks of 16 or more along axis 0");
         }
         return Ok(());
     }
-    let per_tensor = scale_dims.is_empty() && zp_dims.as_ref().is_none_or(Vec::is_empty);
-    let per_column = scale_dims == [n]
-        && axis.is_none_or(|a| a == 1)
-        && zp_dims.as_ref().is_none_or(|d| d.as_slice() == [n]);
+
+    let per_tensor = scale_dims.is_empty() && zp_dims.is_none_or(<[i64]>::is_empty);
+    let per_column =
+        scale_dims == [n] && axis.is_none_or(|a| a == 1) && zp_dims.is_none_or(|d| d == [n]);
     if per_tensor || per_column {
         Ok(())
     } else {

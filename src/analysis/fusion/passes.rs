@@ -229,6 +229,8 @@ fn dequantize(sim: &mut Sim, quantized: usize, dtype: DataType, scale_dims: Vec<
 /// clipping cannot change, as ORT's ReluQuantFusion and ClipQuantFusion do. A Relu folds only
 /// when the zero point is the lowest value of its type. Returns the removed nodes.
 pub fn fold_relu_clip(sim: &mut Sim) -> Vec<usize> {
+    // NOTE: ORT's ClipQuantFusion also filters Clip and QuantizeLinear since-versions; the
+    // filter of ORT 1.31 is unknown here, so none is applied (folding was measured at opset 21).
     let mut folded = Vec::new();
     for node in 0..sim.nodes.len() {
         let relu = sim.is_op(node, "Relu");

@@ -91,6 +91,8 @@ impl<'a> Sim<'a> {
             .collect();
         let order: Vec<NodeId> =
             toposort(&graph.dag, None).unwrap_or_else(|_| graph.node_ids().collect());
+        // NOTE: ORT fuses inside If/Loop/Scan bodies too; subgraph nodes are left out here, so
+        // their ops get no prediction.
         let slot = |t: Option<TensorId>| t.map(|t| t.0 as usize);
         let nodes = order
             .into_iter()

@@ -1,5 +1,6 @@
 //! Predictions on hand-made QDQ graphs, one ORT rule at a time, and checks of the table file.
-//! The corpus and generated models are compared with real ORT graphs in `tests/fusion_*.rs`.
+//! Each rule also has a branch in `testdata/generated/fusion_edge_cases`, which
+//! `tests/fusion_*.rs` compare with the graph real ORT writes.
 
 use super::table::parse;
 use super::*;
@@ -7,15 +8,15 @@ use crate::analysis::FactMap;
 use crate::analysis::testutil::{Net, ints};
 use crate::graph::{Attr, DataType};
 
-/// A model at opset 13 from a finished net.
+/// Finishes a net as an exported model at opset 13.
 fn model(net: Net) -> Model {
     let mut model = net.model(Stage::Onnx);
     model.meta.opsets.insert("ai.onnx".into(), 13);
     model
 }
 
-/// Scale and zero-point constants: `s` 0.05 with uint8 `zu` 128 and int8 `zi` 0, weights `w`
-/// (int8, 8x8x1x1) with per-tensor scale `ws` and zero point `wz`.
+/// Adds the shared constants: scale `s` 0.05 with the uint8 zero point `zu` 128 and the int8
+/// zero point `zi` 0, and the int8 8x8x1x1 weight `w` with scale `ws` and zero point `wz`.
 fn constants(net: &mut Net) {
     net.floats("s", &[], 0.05)
         .ints("zu", DataType::UInt8, &[], &[128])
@@ -25,7 +26,7 @@ fn constants(net: &mut Net) {
         .ints("wz", DataType::Int8, &[], &[0]);
 }
 
-/// `input` -> QuantizeLinear(zero point `zp`) -> DequantizeLinear, named after `name`.
+/// Adds `input` -> QuantizeLinear (zero point `zp`) -> DequantizeLinear, named after `name`.
 fn qdq(net: &mut Net, input: &str, name: &str, zp: &str) {
     let q = format!("{name}_q");
     let dq = format!("{name}_dq");
@@ -37,7 +38,7 @@ fn qdq(net: &mut Net, input: &str, name: &str, zp: &str) {
     );
 }
 
-/// A 1x1 Conv reading `input` with the int8 weight `w`.
+/// Adds a 1x1 Conv that reads `input` with the int8 weight `w`.
 fn conv(net: &mut Net, input: &str, output: &str) {
     let wdq = format!("{output}_w");
     net.op("DequantizeLinear", &["w", "ws", "wz"], &[&wdq], &[])
@@ -48,7 +49,7 @@ fn predicted(model: &Model) -> Predictions {
     predict(model, &OrtVersion::default()).unwrap()
 }
 
-/// The prediction of the node that writes `output`.
+/// Returns the prediction for the node that writes `output`.
 fn of(model: &Model, predictions: &Predictions, output: &str) -> Prediction {
     let node = model
         .graph
@@ -90,6 +91,7 @@ fn table_rejects_inconsistent_files() {
              [CPUExecutionProvider]\n        ops:\n          - {entry}\n"
         )
     };
+
     assert!(parse(&selectors("{op: Sigmoid, kernel: QLinearSigmoid}")).is_ok());
     let no_kernel = parse(&selectors("{op: Sigmoid}")).unwrap_err();
     assert!(no_kernel.contains("`Sigmoid` has no kernel"), "{no_kernel}");
@@ -98,6 +100,7 @@ fn table_rejects_inconsistent_files() {
         no_versions.contains("onnx-since-versions lists no versions"),
         "{no_versions}"
     );
+
     let base = selectors("{op: Sigmoid, kernel: QLinearSigmoid}");
     let twice = format!("{base}  - version: \"1.32\"\n    wheel: \"x\"\n    same-as: \"1.30\"\n");
     let unknown_base = parse(&twice).unwrap_err();
