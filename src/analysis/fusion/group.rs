@@ -2,8 +2,10 @@
 //! QuantizeLinear nodes reading it) and the structural checks every selector shares, after
 //! ORT's `NodeGroupSelector::CheckQDQNodes` and `NodeGroup::CanCreateNodeGroup`.
 
+use std::cell::OnceCell;
 use std::collections::HashMap;
 
+use super::nbits::SharingKey;
 use super::reason::{Int8Cause, Reason, S8Skip};
 use super::sim::Sim;
 use crate::graph::DataType;
@@ -21,6 +23,8 @@ pub struct Context<'s, 'a> {
     pub sim: &'s Sim<'a>,
     /// The reason each int8 QuantizeLinear stayed int8.
     pub skipped: &'s HashMap<usize, S8Skip>,
+    /// Readers per ConstantSharing key, counted when a weight-only check first needs them.
+    pub shared_readers: OnceCell<HashMap<SharingKey, usize>>,
 }
 
 impl Context<'_, '_> {
@@ -204,8 +208,8 @@ impl Context<'_, '_> {
         })
     }
 
-    /// Why the data a DequantizeLinear reads is int8: the QuantizeLinear before it (maybe
-    /// behind data-movement ops) and why ORT left it int8.
+    /// Explains why the data a DequantizeLinear reads is int8: it names the QuantizeLinear
+    /// before it (maybe behind data-movement ops) and why ORT left that one int8.
     pub fn dq_cause(&self, dq: usize) -> Option<Int8Cause> {
         let sim = self.sim;
         let mut tensor = sim.input(dq, 0)?;

@@ -18,6 +18,7 @@ mod reason;
 mod sim;
 pub mod table;
 
+use std::cell::OnceCell;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 
@@ -129,6 +130,7 @@ pub fn predict(model: &Model, version: &OrtVersion) -> Result<Predictions, Strin
     let ctx = Context {
         sim: &sim,
         skipped: &skipped,
+        shared_readers: OnceCell::new(),
     };
     let mut predictions = Predictions {
         version: release.version.clone(),

@@ -5,7 +5,9 @@
 
 use super::group::{Context, Group};
 use super::reason::Reason;
-use super::sim::SimTensor;
+use std::collections::HashMap;
+
+use super::sim::{Sim, SimTensor};
 use crate::graph::{Attr, DataType};
 
 /// Checks the weight-only pattern on `node`.
@@ -165,24 +167,39 @@ fn granularity(
 /// 1.31.1 a MatMul whose weight scale is shared that way stays float (measured).
 fn shared(ctx: &Context, tensor: usize) -> bool {
     let sim = ctx.sim;
-    let readers = |t: usize| {
-        let mut nodes: Vec<usize> = sim.uses(t).iter().map(|u| u.node).collect();
-        nodes.dedup();
-        nodes.len()
-    };
-    if readers(tensor) > 1 {
-        return true;
+    match sharing_key(sim.tensor(tensor)) {
+        Some(key) => ctx
+            .shared_readers
+            .get_or_init(|| shared_readers(sim))
+            .get(&key)
+            .is_some_and(|&readers| readers > 1),
+        None => readers(sim, tensor) > 1,
     }
-    let Some(key) = sharing_key(sim.tensor(tensor)) else {
-        return false;
-    };
-    (0..sim.tensors.len())
-        .filter(|&t| t != tensor)
-        .any(|t| sharing_key(sim.tensor(t)) == Some(key) && readers(t) > 0)
 }
 
+/// Counts, per ConstantSharing key, the nodes that read a constant with that key.
+fn shared_readers(sim: &Sim) -> HashMap<SharingKey, usize> {
+    let mut counts = HashMap::new();
+    for (index, tensor) in sim.tensors.iter().enumerate() {
+        if let Some(key) = sharing_key(tensor) {
+            *counts.entry(key).or_insert(0) += readers(sim, index);
+        }
+    }
+    counts
+}
+
+/// Counts the distinct nodes that read a tensor.
+fn readers(sim: &Sim, tensor: usize) -> usize {
+    let mut nodes: Vec<usize> = sim.uses(tensor).iter().map(|u| u.node).collect();
+    nodes.dedup();
+    nodes.len()
+}
+
+/// The key ORT's ConstantSharing merges one-value constants by: type, value bits and rank.
+pub type SharingKey = (DataType, u64, usize);
+
 /// Returns the key ORT's ConstantSharing merges one-value constants by: type, value and rank.
-fn sharing_key(tensor: &SimTensor) -> Option<(DataType, u64, usize)> {
+fn sharing_key(tensor: &SimTensor) -> Option<SharingKey> {
     let shareable = matches!(
         tensor.dtype,
         Some(
