@@ -63,17 +63,18 @@ pub fn lint_with_runtime(rules: &RuleSet, options: &LintOptions, runtime: &Runti
         .map(|p| (p, false))
         .chain(options.optimized.iter().map(|p| (p, true)));
     for (path, forced) in paths {
-        match load::discover(path) {
-            Ok(found) => {
-                let named = pipeline::names_one_model(path, &found);
-                sources.extend(found.into_iter().map(|input| Source {
-                    input,
-                    forced,
-                    named,
-                }));
-            }
-            Err(error) => report.inputs.push(failed_input(path, error.to_string())),
+        let (found, problems) = load::discover_all(path);
+        for problem in problems {
+            report
+                .inputs
+                .push(failed_input(&problem.path, problem.to_string()));
         }
+        let named = pipeline::names_one_model(path, &found);
+        sources.extend(found.into_iter().map(|input| Source {
+            input,
+            forced,
+            named,
+        }));
     }
     let selected = |rule: &Rule| is_selected(rule, &options.select, &options.ignore);
     for group in pipeline::group(sources) {

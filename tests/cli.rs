@@ -457,3 +457,47 @@ fn same_file_twice_is_linted_once() {
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(json["inputs"].as_array().map(Vec::len), Some(1));
 }
+
+#[test]
+fn bad_subdirectory_does_not_hide_good_models() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("a");
+    let good = dir.path().join("b");
+    std::fs::create_dir_all(&bad).unwrap();
+    std::fs::create_dir_all(&good).unwrap();
+    let program = corpus("convnet/pd262-A_qdq_full/model.pdmodel");
+    std::fs::copy(&program, bad.join("x.pdmodel")).unwrap();
+    std::fs::copy(&program, bad.join("y.pdmodel")).unwrap();
+    std::fs::copy(
+        corpus("tiny/pd262-A_qdq_full/p2o131.onnx"),
+        good.join("good.onnx"),
+    )
+    .unwrap();
+    qlint()
+        .arg(dir.path())
+        .args(["--target-cpu", "zen4"])
+        .assert()
+        .code(2)
+        .stdout(predicate::str::contains("more than one Paddle program"))
+        .stdout(predicate::str::contains(
+            "good.onnx: only 6.9K quantizable MACs",
+        ));
+}
+
+#[test]
+fn control_characters_in_names_are_escaped() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("evil\nerror: forged.onnx");
+    std::fs::copy(corpus("tiny/pd262-A_qdq_full/p2o131.onnx"), &path).unwrap();
+    let out = qlint()
+        .arg(&path)
+        .args(["--target-cpu", "zen4", "--color", "never"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("evil\\u{a}error: forged.onnx"), "{text}");
+    assert!(
+        !text.lines().any(|l| l.starts_with("error: forged")),
+        "{text}"
+    );
+}

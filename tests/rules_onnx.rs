@@ -148,3 +148,23 @@ fn big_conv_export_and_graph_are_clean() {
         .collect();
     assert!(others.is_empty(), "{others:#?}");
 }
+
+#[test]
+fn cpu_rules_quiet_for_cuda_provider() {
+    let rules = qlint::rules::RuleSet::builtin().unwrap();
+    let options = qlint::lint::LintOptions {
+        paths: vec![corpus("convnet/pd262-A_qdq_full/p2o131.onnx")],
+        optimized: Vec::new(),
+        cpu: qlint::host::CpuTarget::parse("skylake-sp").unwrap(),
+        provider: "cuda".into(),
+        select: Vec::new(),
+        ignore: Vec::new(),
+        paddle2onnx: Default::default(),
+    };
+    let report = qlint::lint::lint(&rules, &options);
+    assert!(with_code(&report, "QL401").is_empty());
+    assert_eq!(with_code(&report, "QL403").len(), 1);
+    let saturation = with_code(&report, "QL402");
+    assert!(!saturation.is_empty());
+    assert!(saturation.iter().all(|f| f.severity == Severity::Info));
+}

@@ -37,13 +37,40 @@ pub struct Input {
 
 /// Resolves a command-line path into the model files it names.
 pub fn discover(path: &Path) -> Result<Vec<Input>, LoadError> {
+    let (found, mut problems) = discover_all(path);
+    match (found.is_empty(), problems.is_empty()) {
+        (false, _) | (true, true) => Ok(found),
+        (true, false) => Err(problems.remove(0)),
+    }
+}
+
+/// Resolves a command-line path into the model files it names, and the problems met on the way.
+/// A search goes on past a subdirectory it cannot use (two programs, unreadable), so one bad
+/// folder does not hide the good models next to it.
+pub fn discover_all(path: &Path) -> (Vec<Input>, Vec<LoadError>) {
+    match discover_strict(path) {
+        Ok(Found::Models(found)) => (found, Vec::new()),
+        Ok(Found::Searched(found, problems)) => (found, problems),
+        Err(error) => (Vec::new(), vec![error]),
+    }
+}
+
+/// What a path resolved to.
+enum Found {
+    /// A file or a model directory.
+    Models(Vec<Input>),
+    /// A directory search: the models and the problems in its subdirectories.
+    Searched(Vec<Input>, Vec<LoadError>),
+}
+
+fn discover_strict(path: &Path) -> Result<Found, LoadError> {
     let meta = fs::metadata(path).map_err(|e| LoadError::new(path, format!("cannot read: {e}")))?;
     if meta.is_file() {
         return classify_file(path).map(|kind| {
-            vec![Input {
+            Found::Models(vec![Input {
                 path: path.to_path_buf(),
                 kind,
-            }]
+            }])
         });
     }
     if !meta.is_dir() {
@@ -51,11 +78,12 @@ pub fn discover(path: &Path) -> Result<Vec<Input>, LoadError> {
     }
     let programs = program_files(path)?;
     match programs.len() {
-        1 => Ok(programs),
+        1 => Ok(Found::Models(programs)),
         0 => {
             let mut found = Vec::new();
-            search(path, 0, &mut found)?;
-            if found.is_empty() {
+            let mut problems = Vec::new();
+            search(path, 0, &mut found, &mut problems);
+            if found.is_empty() && problems.is_empty() {
                 return Err(LoadError::new(
                     path,
                     format!(
@@ -65,7 +93,7 @@ pub fn discover(path: &Path) -> Result<Vec<Input>, LoadError> {
                 ));
             }
             found.sort();
-            Ok(found)
+            Ok(Found::Searched(found, problems))
         }
         _ => Err(ambiguous(path, &programs)),
     }
@@ -148,21 +176,38 @@ fn program_files(dir: &Path) -> Result<Vec<Input>, LoadError> {
 /// Collects models below `dir`: its Paddle program if it has exactly one, its `.onnx` files, and
 /// those of its subdirectories. Symbolic links to directories are not followed, so a link loop
 /// cannot make the search endless.
-fn search(dir: &Path, depth: usize, found: &mut Vec<Input>) -> Result<(), LoadError> {
-    if depth > MAX_SEARCH_DEPTH || found.len() >= MAX_FOUND {
-        return Ok(());
+fn search(dir: &Path, depth: usize, found: &mut Vec<Input>, problems: &mut Vec<LoadError>) {
+    if depth > MAX_SEARCH_DEPTH {
+        let message = format!("not searched: deeper than {MAX_SEARCH_DEPTH} directory levels");
+        problems.push(LoadError::new(dir, message));
+        return;
     }
-    let programs = program_files(dir)?;
-    if programs.len() > 1 {
-        return Err(ambiguous(dir, &programs));
+    if found.len() >= MAX_FOUND {
+        let message = format!("not searched: the search already found {MAX_FOUND} models");
+        problems.push(LoadError::new(dir, message));
+        return;
     }
-    found.extend(programs);
-    for entry in read_dir_sorted(dir)? {
+    let programs = match program_files(dir) {
+        Ok(programs) if programs.len() > 1 => Err(ambiguous(dir, &programs)),
+        other => other,
+    };
+    match programs {
+        Ok(programs) => found.extend(programs),
+        Err(error) => problems.push(error),
+    }
+    let entries = match read_dir_sorted(dir) {
+        Ok(entries) => entries,
+        Err(error) => {
+            problems.push(error);
+            return;
+        }
+    };
+    for entry in entries {
         let is_link = fs::symlink_metadata(&entry)
             .map(|m| m.file_type().is_symlink())
             .unwrap_or(true);
         if entry.is_dir() && !is_link {
-            search(&entry, depth + 1, found)?;
+            search(&entry, depth + 1, found, problems);
         } else if entry.is_file()
             && entry
                 .extension()
@@ -174,7 +219,6 @@ fn search(dir: &Path, depth: usize, found: &mut Vec<Input>) -> Result<(), LoadEr
             });
         }
     }
-    Ok(())
 }
 
 fn read_dir_sorted(dir: &Path) -> Result<Vec<PathBuf>, LoadError> {

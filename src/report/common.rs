@@ -34,6 +34,24 @@ pub(crate) fn linted_models(report: &Report) -> usize {
         .count()
 }
 
+/// Replaces control characters (newlines, carriage returns, ESC, NUL, BEL, ...) with `\u{..}`
+/// escapes, so names and paths taken from a model cannot forge lines or terminal sequences in
+/// text output.
+pub(crate) fn printable(text: &str) -> String {
+    if !text.chars().any(char::is_control) {
+        return text.to_string();
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if c.is_control() {
+            out.push_str(&format!("\\u{{{:x}}}", u32::from(c)));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// Formats a path as given on the command line, for text, JSON and JUnit output.
 // NOTE: a path that is not valid UTF-8 is shown with U+FFFD in place of the invalid bytes.
 pub(crate) fn display_path(path: &Path) -> String {
@@ -138,6 +156,15 @@ mod tests {
         assert_eq!(count_noun(0, "error"), "0 errors");
         assert_eq!(count_noun(1, "info"), "1 info");
         assert_eq!(count_noun(2, "warning"), "2 warnings");
+    }
+
+    #[test]
+    fn printable_escapes_control_characters() {
+        assert_eq!(
+            printable("Relu\nerror: forged\u{1b}[2J"),
+            "Relu\\u{a}error: forged\\u{1b}[2J"
+        );
+        assert_eq!(printable("plain × text"), "plain × text");
     }
 
     #[test]

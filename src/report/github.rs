@@ -72,6 +72,8 @@ fn escape_data(text: &str) -> String {
             '%' => escaped.push_str("%25"),
             '\r' => escaped.push_str("%0D"),
             '\n' => escaped.push_str("%0A"),
+            // Other control characters (ESC, NUL, BEL) could drive the log viewer's terminal.
+            other if other.is_control() => escaped.push_str(&format!("%{:02X}", u32::from(other))),
             other => escaped.push(other),
         }
     }

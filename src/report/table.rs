@@ -2,7 +2,7 @@
 
 use comfy_table::{CellAlignment, ContentArrangement, Table, presets};
 
-use super::common::{display_path, sorted_inputs};
+use super::common::{display_path, printable, sorted_inputs};
 use super::{InputReport, ModelSummary, Report, Severity};
 use crate::graph::Stage;
 
@@ -67,7 +67,7 @@ fn summary_row(report: &Report, input: &InputReport, summary: &ModelSummary) -> 
             .to_string()
     };
     vec![
-        display_path(&input.path),
+        printable(&display_path(&input.path)),
         input.stage.map_or("-", Stage::as_str).to_string(),
         summary.nodes.to_string(),
         summary.quant_ops.to_string(),

@@ -16,7 +16,7 @@ use std::io;
 use colored::Color;
 
 use super::common::{
-    count_noun, display_path, input_error_text, linted_models, node_label, node_list,
+    count_noun, display_path, input_error_text, linted_models, node_label, node_list, printable,
     sorted_findings, sorted_inputs,
 };
 use super::runtime::runtime_section;
@@ -42,12 +42,13 @@ impl Renderer for TextRenderer {
         let error_word = self.severity_word(Severity::Error);
         for input in sorted_inputs(report) {
             if let Some(error) = &input.error {
-                writeln!(out, "{error_word}: {}", input_error_text(input, error))?;
+                let text = printable(&input_error_text(input, error));
+                writeln!(out, "{error_word}: {text}")?;
                 wrote_lines = true;
             }
         }
         for error in &report.errors {
-            writeln!(out, "{error_word}: {error}")?;
+            writeln!(out, "{error_word}: {}", printable(error))?;
             wrote_lines = true;
         }
 
@@ -77,18 +78,22 @@ impl Renderer for TextRenderer {
 impl TextRenderer {
     fn write_finding(&self, finding: &Finding, out: &mut dyn io::Write) -> io::Result<()> {
         let word = self.severity_word(finding.severity);
-        let path = display_path(&finding.path);
-        let (message, code) = (&finding.message, &finding.code);
+        let path = printable(&display_path(&finding.path));
+        let message = printable(&finding.message);
+        let code = printable(&finding.code);
         match node_label(finding) {
-            Some(location) => writeln!(out, "{word}: {path}: {location}: {message} [{code}]")?,
+            Some(location) => {
+                let location = printable(&location);
+                writeln!(out, "{word}: {path}: {location}: {message} [{code}]")?
+            }
             None => writeln!(out, "{word}: {path}: {message} [{code}]")?,
         }
 
         if !finding.help.is_empty() {
-            writeln!(out, "  help: {}", finding.help)?;
+            writeln!(out, "  help: {}", printable(&finding.help))?;
         }
         if !finding.nodes.is_empty() {
-            writeln!(out, "  nodes: {}", node_list(&finding.nodes))?;
+            writeln!(out, "  nodes: {}", printable(&node_list(&finding.nodes)))?;
         }
         Ok(())
     }

@@ -42,7 +42,7 @@ pub fn load_pir(path: &Path) -> Result<Model, LoadError> {
 /// Returns true when `path` is a JSON file whose `base_code.magic` is `pir`.
 ///
 /// A file that is not JSON, or JSON without that marker, gives `Ok(false)`. Read errors and
-/// files over the JSON size limit (1 GiB) are errors.
+/// files over the JSON size limit (128 MiB) are errors.
 pub fn is_pir_json(path: &Path) -> Result<bool, LoadError> {
     pir::is_pir_json(path)
 }
