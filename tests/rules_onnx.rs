@@ -160,6 +160,7 @@ fn cpu_rules_quiet_for_cuda_provider() {
         select: Vec::new(),
         ignore: Vec::new(),
         paddle2onnx: Default::default(),
+        ort_version: Default::default(),
     };
     let report = qlint::lint::lint(&rules, &options);
     assert!(with_code(&report, "QL401").is_empty());
