@@ -24,7 +24,7 @@ pub type NodeId = NodeIndex<u32>;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct TensorId(pub u32);
 
-/// Where a model sits on the deployment path.
+/// The stage of a model on the deployment path.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Stage {
     /// A Paddle program (ProgramDesc or PIR JSON).
@@ -36,7 +36,7 @@ pub enum Stage {
 }
 
 impl Stage {
-    /// The name used in rule files, output and the CLI.
+    /// Returns the name used in rule files, output and the CLI.
     pub fn as_str(self) -> &'static str {
         match self {
             Stage::Paddle => "paddle",
@@ -64,7 +64,7 @@ pub enum ModelFormat {
 }
 
 impl ModelFormat {
-    /// The name used in JSON output (`inputs[].kind`).
+    /// Returns the name used in JSON output (`inputs[].kind`).
     pub fn as_str(self) -> &'static str {
         match self {
             ModelFormat::PaddleProgram => "paddle-program",
@@ -211,18 +211,18 @@ impl Node {
             .filter_map(|p| p.tensor)
     }
 
-    /// The tensor at ONNX input position `index`, if present and not omitted.
+    /// Returns the tensor at ONNX input position `index`, if present and not omitted.
     pub fn input(&self, index: usize) -> Option<TensorId> {
         self.inputs.get(index).and_then(|p| p.tensor)
     }
 
-    /// The tensor at output position `index`, if present.
+    /// Returns the tensor at output position `index`, if present.
     pub fn output(&self, index: usize) -> Option<TensorId> {
         self.outputs.get(index).and_then(|p| p.tensor)
     }
 }
 
-/// Longest scope or slot name kept whole; see [`bounded_name`].
+/// Maximum length of a scope or slot name kept whole; see [`bounded_name`].
 pub const MAX_SCOPE_LEN: usize = 256;
 
 /// Shortens a scope or slot name longer than [`MAX_SCOPE_LEN`] bytes to its first 200 bytes, `…`
@@ -300,7 +300,7 @@ impl Graph {
         &self.tensors[id.0 as usize]
     }
 
-    /// All node ids in file order.
+    /// Returns all node ids in file order.
     pub fn node_ids(&self) -> impl Iterator<Item = NodeId> + '_ {
         self.dag.node_indices()
     }
@@ -310,12 +310,12 @@ impl Graph {
         self.dag.node_count()
     }
 
-    /// The node that produces `tensor`, if any.
+    /// Returns the node that produces `tensor`, if any.
     pub fn producer(&self, tensor: TensorId) -> Option<NodeId> {
         self.tensor(tensor).producer
     }
 
-    /// The nodes that read `tensor`, in file order.
+    /// Returns the nodes that read `tensor`, in file order.
     pub fn consumers(&self, tensor: TensorId) -> &[NodeId] {
         &self.tensor(tensor).consumers
     }
@@ -347,7 +347,7 @@ impl Graph {
         })
     }
 
-    /// The constant value behind `tensor`, if it has one.
+    /// Returns the constant value behind `tensor`, if it has one.
     pub fn constant(&self, tensor: TensorId) -> Option<&TensorData> {
         self.tensor(tensor).value.as_ref()
     }

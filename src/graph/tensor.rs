@@ -118,7 +118,7 @@ impl DataType {
         )
     }
 
-    /// The inclusive value range of an integer type, used to check zero points.
+    /// Returns the inclusive value range of an integer type, used to check zero points.
     pub fn integer_range(self) -> Option<(i64, i64)> {
         match self {
             DataType::Int8 => Some((-128, 127)),

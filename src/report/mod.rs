@@ -22,7 +22,7 @@ use serde::Serialize;
 use crate::graph::Stage;
 use crate::runtime::results::RuntimeReport;
 
-/// How serious a finding is. Ordered so that `Error` is the greatest.
+/// The severity of a finding, ordered so that `Error` is the greatest.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
@@ -32,7 +32,7 @@ pub enum Severity {
 }
 
 impl Severity {
-    /// The lowercase name used in rule files, options and output.
+    /// Returns the lowercase name used in rule files, options and output.
     pub fn as_str(self) -> &'static str {
         match self {
             Severity::Info => "info",
@@ -75,7 +75,7 @@ pub struct Finding {
     pub node: Option<String>,
     pub op_type: Option<String>,
     pub message: String,
-    /// What to do about it (the rule's fix).
+    /// The fix to apply (the rule's `fix` text).
     pub help: String,
     /// Every node involved: the island's nodes, or all nodes of a grouped finding.
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -83,7 +83,7 @@ pub struct Finding {
 }
 
 impl Finding {
-    /// The key that output is sorted by: path, stage, node id, code, then message.
+    /// Returns the key that output is sorted by: path, stage, node id, code, then message.
     pub fn sort_key(&self) -> (PathBuf, String, Vec<NaturalChunk>, String, String) {
         (
             self.path.clone(),
@@ -153,7 +153,7 @@ pub struct InputReport {
     /// Model format (`onnx`, `paddle-program`, `paddle-pir`), when known.
     pub kind: Option<String>,
     pub stage: Option<Stage>,
-    /// Why the input could not be linted.
+    /// The reason the input could not be linted.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     #[serde(skip)]
@@ -198,7 +198,7 @@ impl Report {
         !self.errors.is_empty() || self.inputs.iter().any(|i| i.error.is_some())
     }
 
-    /// The most severe finding, if any.
+    /// Returns the maximum severity among the findings, if any.
     pub fn max_severity(&self) -> Option<Severity> {
         self.findings.iter().map(|f| f.severity).max()
     }

@@ -279,7 +279,7 @@ struct Compiler<'a> {
     set: &'a RuleSet,
 }
 
-/// What the condition being compiled may refer to.
+/// The context a condition is compiled in: its subject and whether it is a path step.
 #[derive(Clone, Copy)]
 struct CondScope {
     scope: Scope,

@@ -40,7 +40,7 @@ pub struct RuleSpec {
     pub code: Spanned<String>,
     pub name: Spanned<String>,
     pub stages: Spanned<Vec<String>>,
-    /// What the rule is evaluated on: `model` (default), `node` or `island`.
+    /// The subject the rule is evaluated on: `model` (default), `node` or `island`.
     #[serde(rename = "for")]
     pub subject: Option<Spanned<String>>,
     pub severity: Spanned<SeveritySpec>,
@@ -55,7 +55,7 @@ pub struct RuleSpec {
     pub message: Spanned<MessageSpec>,
 }
 
-/// A fixed level or a list of cases, the first whose `when` holds wins.
+/// A fixed level, or a list of cases where the first whose `when` is true wins.
 #[derive(Debug, Deserialize)]
 #[serde(untagged)]
 pub enum SeveritySpec {
@@ -71,7 +71,7 @@ pub struct SeverityCase {
     pub level: String,
 }
 
-/// A message template or a list of cases, the first whose `when` holds wins.
+/// A message template, or a list of cases where the first whose `when` is true wins.
 #[derive(Debug, Deserialize)]
 #[serde(untagged)]
 pub enum MessageSpec {
