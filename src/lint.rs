@@ -131,6 +131,14 @@ pub fn lint_with_runtime(rules: &RuleSet, options: &LintOptions, runtime: &Runti
             });
         }
     }
+    for finding in &report.findings {
+        if let Some(rule) = rules.find(&finding.code) {
+            report
+                .rule_summaries
+                .entry(rule.code.clone())
+                .or_insert_with(|| rule.summary.clone());
+        }
+    }
     report.sort();
     report
 }

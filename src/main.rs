@@ -11,7 +11,7 @@ use std::time::Duration;
 use anyhow::{Context, Result, anyhow, bail};
 use clap::Parser;
 
-use cli::{Cli, ColorChoice, Level};
+use cli::{Cli, ColorChoice, Format, Level};
 use qlint::analysis::fusion::OrtVersion;
 use qlint::analysis::paddle2onnx::Paddle2OnnxVersion;
 use qlint::host::CpuTarget;
@@ -69,10 +69,11 @@ fn run(cli: &Cli) -> Result<u8> {
     let rules = load_rules(cli, &config)?;
     let stdout = io::stdout();
     if cli.list_rules {
-        let ascii = !stdout.is_terminal();
-        stdout
-            .lock()
-            .write_all(rules::docs::list(&rules, ascii).as_bytes())?;
+        let text = match cli.format {
+            Format::Json => rules::docs::list_json(&rules),
+            _ => rules::docs::list(&rules, !stdout.is_terminal()),
+        };
+        stdout.lock().write_all(text.as_bytes())?;
         return Ok(0);
     }
     if cli.list_facts {

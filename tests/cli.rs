@@ -501,3 +501,39 @@ fn control_characters_in_names_are_escaped() {
         "{text}"
     );
 }
+
+#[test]
+fn list_rules_as_json() {
+    let out = qlint()
+        .args(["--list-rules", "--format", "json"])
+        .output()
+        .unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let rules = json.as_array().unwrap();
+    assert!(rules.len() >= 26, "{}", rules.len());
+    assert_eq!(rules[0]["code"], "QL101");
+    assert_eq!(rules[0]["stages"][0], "paddle");
+}
+
+#[test]
+fn sarif_rules_carry_summaries() {
+    let out = qlint()
+        .arg(corpus("convnet/pd262-B_fake_full"))
+        .args([
+            "--format",
+            "sarif",
+            "--target-cpu",
+            "zen4",
+            "--select",
+            "QL101",
+        ])
+        .output()
+        .unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let rule = &json["runs"][0]["tool"]["driver"]["rules"][0];
+    assert_eq!(rule["id"], "QL101");
+    assert_eq!(
+        rule["shortDescription"]["text"],
+        "Paddle2ONNX cannot export legacy fake quantization ops"
+    );
+}

@@ -75,6 +75,7 @@ pub(crate) fn sample_report() -> Report {
         ],
         errors: vec!["invalid --target-cpu `zen9`: expected host, a CPU name or flags".into()],
         runtime: None,
+        rule_summaries: Default::default(),
     }
 }
 

@@ -294,6 +294,7 @@ mod tests {
             }],
             errors: Vec::new(),
             runtime: None,
+            rule_summaries: Default::default(),
         }
     }
 

@@ -12,6 +12,7 @@ mod sarif_location;
 mod table;
 pub mod text;
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::io;
 use std::path::PathBuf;
@@ -175,6 +176,9 @@ pub struct Report {
     pub errors: Vec<String>,
     /// What ONNX Runtime measured, after `--optimize`, `--compare` or `--bench`.
     pub runtime: Option<RuntimeReport>,
+    /// The one-line summary of each rule that has findings, by code, for renderers that
+    /// describe rules (SARIF).
+    pub rule_summaries: BTreeMap<String, String>,
 }
 
 impl Report {

@@ -114,7 +114,7 @@ struct SarifResult {
 impl SarifLog {
     fn new(report: &Report) -> Self {
         let findings = sorted_findings(report);
-        let rules = rules_for(&findings);
+        let rules = rules_for(&findings, &report.rule_summaries);
         let results = findings
             .iter()
             .map(|finding| result_for(finding, &rules))
@@ -142,9 +142,12 @@ impl SarifLog {
 }
 
 /// Builds one reporting descriptor per code, sorted by code. Name and help come from the first
-/// finding with that code in output order.
-// NOTE: findings do not carry the rule's summary, so `shortDescription` repeats the rule name.
-fn rules_for(findings: &[&Finding]) -> Vec<ReportingDescriptor> {
+/// finding with that code in output order; the short description is the rule's summary when the
+/// report carries it, else its name.
+fn rules_for(
+    findings: &[&Finding],
+    summaries: &BTreeMap<String, String>,
+) -> Vec<ReportingDescriptor> {
     let mut first_by_code: BTreeMap<&str, &Finding> = BTreeMap::new();
     for finding in findings {
         first_by_code.entry(&finding.code).or_insert(finding);
@@ -154,7 +157,12 @@ fn rules_for(findings: &[&Finding]) -> Vec<ReportingDescriptor> {
         .map(|finding| ReportingDescriptor {
             id: finding.code.clone(),
             name: finding.name.clone(),
-            short_description: Message::new(finding.name.clone()),
+            short_description: Message::new(
+                summaries
+                    .get(&finding.code)
+                    .cloned()
+                    .unwrap_or_else(|| finding.name.clone()),
+            ),
             help: Message::new(finding.help.clone()),
         })
         .collect()

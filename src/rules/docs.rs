@@ -64,6 +64,26 @@ pub fn list(set: &RuleSet, ascii: bool) -> String {
     format!("{table}\n")
 }
 
+/// Renders every rule as a JSON array of `{code, name, severity, stages, summary}` objects.
+pub fn list_json(set: &RuleSet) -> String {
+    let rules: Vec<serde_json::Value> = set
+        .rules
+        .iter()
+        .map(|rule| {
+            serde_json::json!({
+                "code": rule.code,
+                "name": rule.name,
+                "severity": rule.default_severity().as_str(),
+                "stages": rule.stages.iter().map(|s| s.as_str()).collect::<Vec<_>>(),
+                "summary": rule.summary,
+            })
+        })
+        .collect();
+    let mut text = serde_json::to_string_pretty(&rules).unwrap_or_else(|_| "[]".to_string());
+    text.push('\n');
+    text
+}
+
 /// Renders a table of every fact rules can read: scope, name, meaning.
 pub fn list_facts(ascii: bool) -> String {
     let mut table = Table::new();
