@@ -537,3 +537,14 @@ fn sarif_rules_carry_summaries() {
         "Paddle2ONNX cannot export legacy fake quantization ops"
     );
 }
+
+#[test]
+fn optimize_rejects_paddle_program_before_ort() {
+    qlint()
+        .arg("--optimize")
+        .arg(corpus("convnet/pd262-A_qdq_full/model.pdmodel"))
+        .args(["--target-cpu", "zen4"])
+        .assert()
+        .code(2)
+        .stdout(predicate::str::contains("is not an .onnx file"));
+}

@@ -169,6 +169,18 @@ fn check_models(job: &RuntimeJob) -> ModelCheck {
             model.display()
         ));
     }
+    let is_onnx = |path: &std::path::Path| {
+        path.extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("onnx"))
+    };
+    if !is_onnx(model) {
+        return ModelCheck::Invalid(format!(
+            "{} runs ONNX Runtime, which reads ONNX files only, and {} is not an .onnx file: \
+             export a Paddle model with Paddle2ONNX first",
+            job.option(),
+            model.display()
+        ));
+    }
     if let RuntimeJob::Bench {
         float_model: Some(float),
         ..
