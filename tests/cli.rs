@@ -266,6 +266,24 @@ mod bad_input {
     }
 
     #[test]
+    fn million_empty_nodes_rejected_before_decoding() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("empty_nodes.onnx");
+        let nodes = [0x0a_u8, 0x00].repeat(1_000_000);
+        // ModelProto.graph (field 7) holding GraphProto.node (field 1) entries of length 0.
+        let mut model = vec![0x3a];
+        let mut len = nodes.len();
+        while len >= 0x80 {
+            model.push((len as u8 & 0x7f) | 0x80);
+            len >>= 7;
+        }
+        model.push(len as u8);
+        model.extend_from_slice(&nodes);
+        std::fs::write(&path, model).unwrap();
+        assert_rejected(&path, "empty or near-empty messages");
+    }
+
+    #[test]
     fn directory_without_model() {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         std::fs::write(dir.path().join("notes.txt"), b"hello").unwrap_or_else(|e| panic!("{e}"));

@@ -4,6 +4,7 @@
 //! payloads stay slices of the map, so weights are read only when a rule reads them.
 
 mod attrs;
+mod census;
 mod convert;
 mod external;
 pub mod proto;
@@ -31,15 +32,36 @@ pub fn load(path: &Path) -> Result<Model, LoadError> {
     decode_model_bytes(path, bytes)
 }
 
+/// Largest ratio of estimated decoded size to file size accepted, beyond [`DECODE_SLACK_BYTES`].
+const MAX_DECODE_RATIO: u64 = 32;
+
+/// Decoded bytes always allowed, so small files with many small nodes still load.
+const DECODE_SLACK_BYTES: u64 = 256 << 20;
+
 /// Decodes an ONNX model from `bytes` as if it had been read from `path`. External data is
 /// resolved relative to the directory of `path`.
 pub fn decode_model_bytes(path: &Path, bytes: Bytes) -> Result<Model, LoadError> {
     if bytes.is_empty() {
         return Err(invalid(path, "the file is empty"));
     }
-    // NOTE: prost allocates every decoded message in full (`TensorProto` and `AttributeProto`
-    // are about 300 bytes on x86-64), so a hostile file made of 2-byte empty messages can take
-    // about 150 times its own size in memory.
+    // prost allocates every decoded message in full, so a file of millions of two-byte empty
+    // messages would take gigabytes. Real models spend their bytes on names and weights, far
+    // below this ratio.
+    let estimate = census::decoded_bytes(&bytes);
+    let limit = (bytes.len() as u64)
+        .saturating_mul(MAX_DECODE_RATIO)
+        .saturating_add(DECODE_SLACK_BYTES);
+    if estimate > limit {
+        return Err(invalid(
+            path,
+            format!(
+                "decoding would need about {} MiB for a {}-byte file: the file is made of \
+                 empty or near-empty messages, which no exporter writes",
+                estimate >> 20,
+                bytes.len()
+            ),
+        ));
+    }
     let proto = match ModelProto::decode(bytes.clone()) {
         Ok(proto) => proto,
         Err(e) => return Err(not_onnx(path, &bytes, e)),
