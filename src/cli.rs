@@ -284,7 +284,7 @@ pub enum Format {
 }
 
 impl Format {
-    /// The name the report module uses.
+    /// Returns the name the report module uses.
     pub fn as_str(self) -> &'static str {
         match self {
             Format::Text => "text",

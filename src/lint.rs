@@ -14,12 +14,12 @@ use crate::pipeline::{self, Source};
 use crate::report::{InputReport, ModelSummary, Report};
 use crate::rules::{Rule, RuleSet, STEP_BUDGET, evaluate_runtime, evaluate_within_budget};
 
-/// What to lint and how to judge it.
+/// The inputs of a lint run and the target they are judged for.
 #[derive(Clone, Debug)]
 pub struct LintOptions {
     /// Models, model directories or directories to search.
     pub paths: Vec<PathBuf>,
-    /// ONNX files to treat as ORT-optimized graphs whatever their imports say.
+    /// ONNX files to treat as ORT-optimized graphs whatever domains they import.
     pub optimized: Vec<PathBuf>,
     pub cpu: CpuTarget,
     /// Execution provider the models will run on (`cpu`, `cuda`, ...).
@@ -79,7 +79,7 @@ pub fn lint_with_runtime(rules: &RuleSet, options: &LintOptions, runtime: &Runti
     let selected = |rule: &Rule| is_selected(rule, &options.select, &options.ignore);
     for group in pipeline::group(sources) {
         // NOTE: every model of a pipeline stays loaded until its rules have run, so a command
-        // line that names hundreds of models holds them all at once (weights stay mapped).
+        // line that names hundreds of models keeps them all in memory at once (weights stay mapped).
         let mut loaded: Vec<(Model, Facts)> = Vec::new();
         for source in group {
             if source.forced && source.input.kind != InputKind::Onnx {

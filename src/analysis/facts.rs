@@ -27,7 +27,7 @@ pub fn compute(model: &Model, cpu: &CpuTarget, provider: &str) -> Facts {
     if model.stage != Stage::Optimized || !fused {
         // In an exported QDQ graph every op sits between DequantizeLinear and QuantizeLinear
         // until ORT fuses it, so islands describe only optimized graphs in which ORT fused
-        // something; a file passed as optimized without any fusion gets QL306 instead.
+        // something. A file passed as optimized without any fusion gets QL306 instead.
         analysis.islands.clear();
         analysis
             .node_island

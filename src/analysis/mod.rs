@@ -85,7 +85,7 @@ pub fn format_number(n: f64) -> String {
     }
 }
 
-/// What a fact describes.
+/// The subject a fact describes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Scope {
     Model,
@@ -94,7 +94,7 @@ pub enum Scope {
 }
 
 impl Scope {
-    /// The name used in rule files (`for: node`).
+    /// Returns the name used in rule files (`for: node`).
     pub fn as_str(self) -> &'static str {
         match self {
             Scope::Model => "model",

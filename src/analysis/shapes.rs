@@ -40,7 +40,7 @@ pub const MAX_RANK: usize = 64;
 /// few hundred at most).
 pub const MAX_NODE_INPUTS: usize = 4096;
 
-/// What inference found out about one tensor.
+/// The facts inference found about one tensor.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct TensorInfo {
     pub dtype: Option<DataType>,
@@ -66,17 +66,17 @@ static UNKNOWN: TensorInfo = TensorInfo {
 };
 
 impl Inferred {
-    /// The inferred facts of a tensor; unknown for an id that is not in the graph.
+    /// Returns the inferred facts of a tensor, or unknown facts for an id outside the graph.
     pub fn info(&self, tensor: TensorId) -> &TensorInfo {
         self.infos.get(tensor.0 as usize).unwrap_or(&UNKNOWN)
     }
 
-    /// The element type of a tensor, if known.
+    /// Returns the element type of a tensor, if known.
     pub fn dtype(&self, tensor: TensorId) -> Option<DataType> {
         self.info(tensor).dtype
     }
 
-    /// The concrete shape of a tensor, if known.
+    /// Returns the concrete shape of a tensor, if known.
     pub fn shape(&self, tensor: TensorId) -> Option<&[i64]> {
         self.info(tensor).shape.as_deref()
     }
@@ -86,7 +86,7 @@ impl Inferred {
         self.info(tensor).assumed
     }
 
-    /// The flattened value of a small integer tensor, if known.
+    /// Returns the flattened value of a small integer tensor, if known.
     pub fn value(&self, tensor: TensorId) -> Option<&[i64]> {
         self.values.get(&tensor).map(Vec::as_slice)
     }

@@ -39,12 +39,12 @@ pub struct GraphBuilder {
 }
 
 impl GraphBuilder {
-    /// A builder for ONNX graphs, where tensor names are unique.
+    /// Creates a builder for ONNX graphs, where tensor names are unique.
     pub fn ssa() -> Self {
         Self::new(false)
     }
 
-    /// A builder for Paddle programs, where variables can be written more than once.
+    /// Creates a builder for Paddle programs, where variables can be written more than once.
     pub fn versioned() -> Self {
         Self::new(true)
     }
@@ -316,7 +316,8 @@ mod tests {
         let g = b.finish();
         let relu = g.find_node("Relu(b)");
         let conv = g.find_node("Conv(a)");
-        assert!(relu.is_some() && conv.is_some());
+        assert!(relu.is_some());
+        assert!(conv.is_some());
         assert_eq!(relu.map(|r| g.predecessors(r)), conv.map(|c| vec![c]));
     }
 

@@ -132,7 +132,7 @@ impl DataType {
         }
     }
 
-    /// The lowercase name used in messages (`int8`, `uint8`, `float32`, ...).
+    /// Returns the lowercase name used in messages (`int8`, `uint8`, `float32`, ...).
     pub fn name(self) -> String {
         let name = match self {
             DataType::Float32 => "float32",
@@ -163,11 +163,11 @@ impl DataType {
     }
 }
 
-/// How the elements of a constant are stored.
+/// The storage of a constant's elements.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Payload {
     /// Little-endian raw bytes (`raw_data`, external data, `.pdiparams` records), usually a slice
-    /// of a memory map so that weights are read only when a rule asks for them.
+    /// of a memory map so that weights are read only when a rule needs them.
     Raw(Bytes),
     /// Values decoded from typed protobuf fields (`float_data`, `int32_data`, ...).
     Floats(Vec<f64>),

@@ -1,7 +1,7 @@
 //! Finding models on disk, detecting their kind and stage, and dispatching to the loaders.
 //!
 //! A file is a Paddle program (`*.pdmodel`, `__model__`, `model`, or a `.json` whose
-//! `base_code.magic` is `pir`) or an ONNX file. A directory that directly holds one Paddle
+//! `base_code.magic` is `pir`) or an ONNX file. A directory that directly contains one Paddle
 //! program is that model (its parameters sit beside it); a directory without one is searched
 //! recursively for program files and `.onnx` files.
 
@@ -55,7 +55,7 @@ pub fn discover_all(path: &Path) -> (Vec<Input>, Vec<LoadError>) {
     }
 }
 
-/// What a path resolved to.
+/// The models a path resolved to.
 enum Found {
     /// A file or a model directory.
     Models(Vec<Input>),

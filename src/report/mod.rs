@@ -174,7 +174,7 @@ pub struct Report {
     pub findings: Vec<Finding>,
     /// Problems that are not about one input (an unusable `--target-cpu`, say).
     pub errors: Vec<String>,
-    /// What ONNX Runtime measured, after `--optimize`, `--compare` or `--bench`.
+    /// The measurements of ONNX Runtime, after `--optimize`, `--compare` or `--bench`.
     pub runtime: Option<RuntimeReport>,
     /// The one-line summary of each rule that has findings, by code, for renderers that
     /// describe rules (SARIF).

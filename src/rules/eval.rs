@@ -9,7 +9,7 @@ use crate::analysis::{Facts, Scope, Value};
 use crate::graph::{Attr, Model, NodeId, Stage};
 use crate::report::{Finding, Severity};
 
-/// What a condition is evaluated on.
+/// The subject a condition is evaluated on.
 #[derive(Clone, Copy, Debug)]
 enum Subject {
     Model,
@@ -125,7 +125,7 @@ fn evaluate_stage(
     }
 }
 
-/// The stage name a finding carries, or `None` when the rule does not apply to the model.
+/// Returns the stage name a finding carries, or `None` when the rule does not apply to the model.
 fn applicable_stage(rule: &Rule, stage: Stage) -> Option<&'static str> {
     let own = match stage {
         Stage::Paddle => RuleStage::Paddle,

@@ -80,7 +80,7 @@ impl RuleError {
     }
 }
 
-/// Where a rule applies.
+/// A stage a rule applies to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum RuleStage {
     Paddle,
@@ -105,7 +105,7 @@ impl RuleStage {
         }
     }
 
-    /// The name used in rule files and output.
+    /// Returns the name used in rule files and output.
     pub fn as_str(self) -> &'static str {
         match self {
             RuleStage::Paddle => "paddle",

@@ -10,7 +10,7 @@ const BUILTINS: &[&str] = &["path", "stage", "code"];
 /// Placeholders for rules on nodes and islands.
 const NODE_BUILTINS: &[&str] = &["op", "node", "domain"];
 
-/// How a value is printed.
+/// The print format of a placeholder value.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {
     Plain,

@@ -26,8 +26,8 @@ pub fn testdata(relative: &str) -> PathBuf {
         .join(relative)
 }
 
-/// Lints `paths` (and `optimized` as forced optimized graphs) for a VNNI target, so host rules
-/// stay quiet unless a test asks for them.
+/// Lints `paths` (and `optimized` as forced optimized graphs) for the CPU profile or flag list
+/// `cpu`, with the built-in rules and default options.
 pub fn lint_paths(paths: &[PathBuf], optimized: &[PathBuf], cpu: &str) -> Report {
     let rules = RuleSet::builtin().unwrap_or_else(|e| panic!("built-in rules: {e}"));
     let options = LintOptions {

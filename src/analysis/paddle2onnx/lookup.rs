@@ -4,7 +4,7 @@
 use super::table::{ProgramForm, QdqType, Release, Table};
 use crate::graph::{Graph, Node, NodeId};
 
-/// How a release treats one op.
+/// The verdict of one release on one op.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Lookup {
     /// Accepted without a mapper (`feed`, `fetch`, control flow, PIR structure ops).

@@ -66,7 +66,7 @@ impl Kind {
         }
     }
 
-    /// The kind of the submessage in field `field`, or `None` for scalars and strings.
+    /// Returns the kind of the submessage in field `field`, or `None` for scalars and strings.
     fn child(self, field: u32) -> Option<Kind> {
         use Kind::*;
         match (self, field) {

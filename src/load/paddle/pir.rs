@@ -29,7 +29,7 @@ use crate::graph::{
 };
 
 /// Largest JSON file read. The parsed tree takes about 17 times the file size in memory
-/// (measured on a padded PIR file), so the cap keeps the worst case near 2 GiB; the PIR programs
+/// (measured on a padded PIR file), so the cap keeps the worst case near 2 GiB. The PIR programs
 /// of real models are a few MB, because their weights live in `.pdiparams`.
 // NOTE: a PIR program above 128 MiB is rejected; a streaming parser would lift the limit.
 const MAX_JSON_BYTES: u64 = 128 << 20;
